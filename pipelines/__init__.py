@@ -1,0 +1,5 @@
+"""The task pipelines. Adding one is a folder here plus one line below."""
+
+PIPELINES = {
+    "image-classification": "pipelines.image_classification.pipeline:ImageClassificationPipeline",
+}

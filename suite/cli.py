@@ -1,0 +1,227 @@
+"""The `suite` command: list, run, predict and compare runs.
+
+Exit codes: 0 success; 1 a run or prediction failed; 2 a usage, config or data error;
+3 the model was trained and exported but MLflow tracking failed (the run record is
+incomplete; the message says where the model is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+
+EXIT_FAILED, EXIT_USAGE, EXIT_TRACKING = 1, 2, 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the `suite` command line; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("mlflow", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.INFO if args.verbose else logging.WARNING)
+    from suite.config import ConfigError
+    from suite.data import DataError
+    from suite.export import ExportError
+    from suite.registry import UnknownPipelineError
+
+    try:
+        return args.func(args)
+    except (ConfigError, DataError, UnknownPipelineError, ExportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted: re-run the same command to resume from the last epoch",
+              file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="suite", description="TensorFlow/Keras task pipelines: run, predict, compare.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("list", help="the registered pipelines, one line each")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="train, evaluate and export a pipeline (or all)")
+    p.add_argument("pipeline", help="a pipeline name from `suite list`, or `all`")
+    p.add_argument("--config", metavar="FILE.toml", help="a TOML file of config sections")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config key, e.g. --set trainer.epochs=5 (repeatable)")
+    p.add_argument("--data", metavar="PATH", help="your own data (same as --set data.path=PATH)")
+    p.add_argument("--model-dir", metavar="DIR", help="export root (same as export.dir)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("predict", help="run the newest exported model on files or strings")
+    p.add_argument("target", help="a pipeline name, or an export directory")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or strings, per pipeline")
+    p.add_argument("--model-dir", default="saved_models", metavar="DIR", help="export root")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("runs", help="compare MLflow runs in a table")
+    p.add_argument("pipeline", nargs="?", help="one pipeline (default: all)")
+    p.add_argument("--limit", type=int, default=10, help="newest runs per pipeline")
+    p.set_defaults(func=cmd_runs)
+    return parser
+
+
+def cmd_list(args) -> int:
+    from suite import registry
+
+    for name in registry.names():
+        doc = (registry.get(name).__doc__ or "").strip().splitlines()
+        print(f"{name:<24} {doc[0] if doc else ''}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from suite import registry
+    from suite.config import load_config
+
+    names = registry.names() if args.pipeline == "all" else [args.pipeline]
+    overrides = list(args.overrides)
+    if args.data:
+        overrides.append(f"data.path={args.data}")
+    if args.model_dir:
+        overrides.append(f"export.dir={args.model_dir}")
+    pipelines = []
+    for name in names:  # every config is checked before any training starts
+        cls = registry.get(name)
+        pipelines.append(cls(load_config(cls.config_cls, args.config, overrides)))
+
+    results, failed = [], []
+    for pipeline in pipelines:
+        start = time.perf_counter()
+        try:
+            result = pipeline.run()
+        except Exception as e:
+            if len(pipelines) == 1:
+                raise
+            print(f"error: {pipeline.name} failed: {type(e).__name__}: {e}", file=sys.stderr)
+            failed.append(pipeline.name)
+            continue
+        results.append(result)
+        _report(result, time.perf_counter() - start)
+    if len(pipelines) > 1:
+        print(_summary(results, failed))
+    if failed:
+        return EXIT_FAILED
+    return EXIT_TRACKING if any(r.tracking_errors for r in results) else 0
+
+
+def _report(result, seconds: float) -> None:
+    print(f"\n[{result.pipeline}] finished in {seconds:.0f}s")
+    width = max(len(k) for k in result.metrics)
+    for key, value in result.metrics.items():
+        print(f"  {key:<{width}}  {value:.4f}")
+    print(f"  exported to {result.export_dir}")
+    if result.run_id:
+        print(f"  MLflow run {result.run_id} (see `mlflow ui --backend-store-uri "
+              f"{_uri_hint()}`)")
+    for error in result.tracking_errors:
+        print(f"  warning: {error}\n  the model was still exported to {result.export_dir}",
+              file=sys.stderr)
+
+
+def _uri_hint() -> str:
+    from suite.tracking import tracking_uri
+
+    return tracking_uri()
+
+
+def _summary(results, failed) -> str:
+    rows = [("pipeline", "metric", "value", "baseline", "value", "export", "MLflow run")]
+    for r in results:
+        rows.append((r.pipeline, r.main_metric, _fmt(r.main_value), r.baseline_metric,
+                     _fmt(r.baseline_value), str(r.export_dir), r.run_id or "-"))
+    rows += [(name, "FAILED", "", "", "", "", "") for name in failed]
+    return "\n" + _table(rows)
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _table(rows) -> str:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_predict(args) -> int:
+    import tensorflow as tf
+
+    from suite import export, registry
+
+    target = Path(args.target)
+    if target.is_dir():
+        version_dir = target if (target / "saved_model.pb").is_file() else export.latest(target)
+    else:
+        registry.get(args.target)  # an unknown name fails here with the known names
+        version_dir = export.latest(Path(args.model_dir) / args.target)
+    manifest = export.read_manifest(version_dir)
+    cls = registry.get(manifest["pipeline"])
+    try:
+        import tensorflow_text  # noqa: F401  registers the text ops text models use
+    except ImportError:
+        pass
+    try:
+        inputs = cls.predict_inputs(manifest, args.inputs)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    serve = tf.saved_model.load(str(version_dir)).signatures[manifest["signature_name"]]
+    try:
+        outputs = serve(**inputs)
+    except tf.errors.InvalidArgumentError as e:
+        print(f"error: the model could not read the input: {e.message.splitlines()[0]}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    print(f"# {manifest['pipeline']} version {manifest['version']} ({version_dir})")
+    print(cls.format_predictions(manifest, args.inputs, outputs))
+    return 0
+
+
+def cmd_runs(args) -> int:
+    import mlflow
+
+    from suite import registry
+    from suite.tracking import tracking_uri
+
+    mlflow.set_tracking_uri(tracking_uri())
+    names = [args.pipeline] if args.pipeline else registry.names()
+    rows = [("pipeline", "run id", "started", "status", "metric", "value", "baseline", "value")]
+    for name in names:
+        cls = registry.get(name)
+        metric = f"test_{cls.main_metric}"
+        baseline = f"baseline_{cls.main_baseline}_{cls.main_metric}"
+        runs = mlflow.search_runs(experiment_names=[name], max_results=args.limit,
+                                  order_by=["attributes.start_time DESC"])
+        for _, run in runs.iterrows():
+            rows.append((name, run["run_id"], f"{run['start_time']:%Y-%m-%d %H:%M}",
+                         run["status"], metric, _fmt(_cell(run, f"metrics.{metric}")),
+                         baseline, _fmt(_cell(run, f"metrics.{baseline}"))))
+    if len(rows) == 1:
+        print(f"no runs in {tracking_uri()}")
+    else:
+        print(_table(rows))
+    return 0
+
+
+def _cell(run, column):
+    value = run.get(column)
+    return None if value is None or value != value else float(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""Image folders and the in-graph image decoder shared by training and serving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image, UnidentifiedImageError
+
+from suite.data.validation import DataError, Skipped
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def decode_image(data: tf.Tensor, size: tuple[int, int], channels: int) -> tf.Tensor:
+    """Decodes one encoded image (PNG/JPEG/BMP/GIF bytes) to float32 in [0, 1], resized.
+
+    The same function runs in the training input pipeline and inside the exported
+    serving graph, so a client's bytes are treated exactly as the training files were.
+
+    Args:
+        data: a scalar string tensor of encoded image bytes.
+        size: `(height, width)` of the output.
+        channels: 1 (grayscale) or 3 (RGB); images are converted as needed.
+    """
+    image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    image = tf.image.resize(image, size, antialias=True)
+    return tf.ensure_shape(tf.clip_by_value(image, 0.0, 1.0), (*size, channels))
+
+
+def scan_class_folders(root: str | Path, skipped: Skipped):
+    """Lists a folder with one sub-folder per class, checking every image.
+
+    A file that is not a readable image is reported through `skipped` (which skips or
+    stops per `data.on_error`); a class folder with no readable image is reported and
+    left out of the classes.
+
+    Args:
+        root: the dataset folder.
+        skipped: the collector of bad inputs.
+
+    Returns:
+        `(paths, labels, class_names)`: readable image paths, their class ids (numpy),
+        and the sorted class names.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"data.path {str(root)!r} is not a directory of class folders")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    paths, labels, names = [], [], []
+    for class_dir in class_dirs:
+        files = sorted(p for p in class_dir.rglob("*")
+                       if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        good = [p for p in files if _readable(p, skipped)]
+        if not good:
+            skipped.report(class_dir, "class folder has no readable image")
+            continue
+        paths += good
+        labels += [len(names)] * len(good)
+        names.append(class_dir.name)
+    if len(names) < 2:
+        raise DataError(
+            f"data.path {str(root)!r}: found {len(names)} class folder(s) with images "
+            f"({', '.join(names) or 'none'}); expected at least 2, one sub-folder per class "
+            f"holding {'/'.join(IMAGE_EXTENSIONS)} files"
+        )
+    return [str(p) for p in paths], np.asarray(labels, dtype=np.int32), names
+
+
+def _readable(path: Path, skipped: Skipped) -> bool:
+    try:
+        with Image.open(path) as image:
+            image.load()
+        return True
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        skipped.report(path, f"not a readable image ({type(e).__name__}: {e})")
+        return False

@@ -1,0 +1,76 @@
+"""Train/val/test splits: the `Splits` a pipeline's `load_data` returns, and how to make them."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from sklearn.model_selection import train_test_split
+
+
+@dataclasses.dataclass
+class DataInfo:
+    """What the model and the export need to know about the data.
+
+    Args:
+        fingerprint: a content hash of the data (logged as an MLflow tag).
+        sizes: the number of examples per split.
+        classes: class names, index = class id (classification tasks).
+        source: where the data came from, for people (a path or "embedded: ...").
+        skipped: input files or lines that were skipped, with the reason.
+        extra: anything task-specific (input shape, vocabularies, scaling, ...).
+    """
+
+    fingerprint: str
+    sizes: dict[str, int]
+    classes: list[str] = dataclasses.field(default_factory=list)
+    source: str = ""
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Splits:
+    """Unbatched `tf.data` datasets of `(inputs, targets)` per split, plus their `DataInfo`."""
+
+    train: tf.data.Dataset
+    val: tf.data.Dataset
+    test: tf.data.Dataset
+    info: DataInfo
+
+
+def stratified_split(labels, val_fraction: float, test_fraction: float, seed: int,
+                     limit: int | None = None) -> dict[str, np.ndarray]:
+    """Indices of a stratified train/val/test split (each class kept in proportion).
+
+    Args:
+        labels: one class id per example.
+        val_fraction: the share of all examples for validation (0 for none).
+        test_fraction: the share of all examples for the test split.
+        seed: the split's random seed; the same seed gives the same split.
+        limit: if given, a stratified subset of at most this many examples is split.
+
+    Returns:
+        `{"train": idx, "val": idx, "test": idx}`, each sorted.
+    """
+    labels = np.asarray(labels)
+    idx = np.arange(len(labels))
+    if limit is not None and limit < len(idx):
+        idx, _ = train_test_split(idx, train_size=limit, random_state=seed,
+                                  stratify=_stratify(labels[idx]))
+    rest, test = train_test_split(idx, test_size=test_fraction, random_state=seed,
+                                  stratify=_stratify(labels[idx]))
+    val = np.array([], dtype=int)
+    if val_fraction > 0:
+        share = val_fraction / (1.0 - test_fraction)
+        rest, val = train_test_split(rest, test_size=share, random_state=seed,
+                                     stratify=_stratify(labels[rest]))
+    return {"train": np.sort(rest), "val": np.sort(val), "test": np.sort(test)}
+
+
+def _stratify(labels: np.ndarray):
+    """Stratify only where every class has at least two examples (else a plain split)."""
+    _, counts = np.unique(labels, return_counts=True)
+    return labels if counts.min(initial=0) >= 2 else None

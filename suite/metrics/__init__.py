@@ -1,0 +1,1 @@
+"""Task metrics shared by the pipelines, as Keras metrics or pure functions."""

@@ -1,0 +1,149 @@
+"""MLflow tracking: one experiment per pipeline, one run per `suite run`.
+
+A tracking failure never costs the trained model: every call is guarded, the first
+failure is reported and switches tracking off for the rest of the run, and the pipeline
+goes on to evaluate and export. `Tracker.errors` holds what went wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import subprocess
+from pathlib import Path
+
+import keras
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+
+
+def tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI` if set, else MLflow's SQLite store in the working directory."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def git_commit(path: str | Path = ".") -> str | None:
+    """The git commit of the working tree at `path`, or None outside a repository."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+class Tracker:
+    """Logs one pipeline run to MLflow, guarding every call.
+
+    Args:
+        experiment: the MLflow experiment, one per pipeline (its CLI name).
+        uri: the tracking URI; defaults to `tracking_uri()`.
+
+    Example:
+        >>> with Tracker("image-classification") as tracker:
+        ...     tracker.start(run_name="cnn")
+        ...     tracker.log_params({"trainer.epochs": 3})
+        ...     tracker.log_metrics({"test_accuracy": 0.99})
+    """
+
+    def __init__(self, experiment: str, uri: str | None = None):
+        self.experiment = experiment
+        self.uri = uri or tracking_uri()
+        self.run_id: str | None = None
+        self.errors: list[str] = []
+        self._mlflow = None
+
+    @property
+    def active(self) -> bool:
+        """True while a run is open and no call has failed."""
+        return self.run_id is not None and not self.errors
+
+    def start(self, run_name: str | None = None, run_id: str | None = None) -> str | None:
+        """Opens a run (or re-opens `run_id`, to continue an interrupted one); returns its id."""
+        def _start():
+            import mlflow
+
+            self._mlflow = mlflow
+            mlflow.set_tracking_uri(self.uri)
+            mlflow.set_experiment(self.experiment)
+            if run_id is not None:
+                try:
+                    return mlflow.start_run(run_id=run_id).info.run_id
+                except Exception:  # the run is gone or the store changed: start afresh
+                    log.info("cannot continue MLflow run %s; starting a new run", run_id)
+            return mlflow.start_run(run_name=run_name).info.run_id
+
+        self.run_id = self._guard("start a run", _start)
+        return self.run_id
+
+    def log_params(self, params: dict) -> None:
+        """Logs the flattened config (`None` becomes the string 'None')."""
+        self._call("log params", lambda m: m.log_params({k: str(v) for k, v in params.items()}))
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        """Logs finite numeric metrics; NaN/inf values are skipped and noted in the log."""
+        finite = {k: float(v) for k, v in metrics.items()
+                  if v is not None and math.isfinite(float(v))}
+        if len(finite) < len(metrics):
+            log.warning("not logged (not finite): %s", sorted(set(metrics) - set(finite)))
+        self._call("log metrics", lambda m: m.log_metrics(finite, step=step))
+
+    def set_tags(self, tags: dict) -> None:
+        """Sets run tags (git commit, data fingerprint, export path, ...)."""
+        self._call("set tags", lambda m: m.set_tags({k: str(v) for k, v in tags.items()
+                                                     if v is not None}))
+
+    def log_figure(self, figure, name: str) -> None:
+        """Logs a matplotlib figure as `figures/<name>.png`."""
+        self._call("log figure", lambda m: m.log_figure(figure, f"figures/{name}.png"))
+
+    def log_text(self, text: str, path: str) -> None:
+        """Logs a text artifact (a table, a report) at `path`."""
+        self._call("log text", lambda m: m.log_text(text, path))
+
+    def log_artifacts(self, local_dir: str | Path, artifact_path: str) -> None:
+        """Logs a directory, e.g. the exported SavedModel."""
+        self._call("log artifacts", lambda m: m.log_artifacts(str(local_dir), artifact_path))
+
+    def end(self, status: str = "FINISHED") -> None:
+        """Closes the run with `status` (`FINISHED`, `FAILED`, `KILLED`)."""
+        if self.run_id is not None and self._mlflow is not None:
+            self._guard("end the run", lambda: self._mlflow.end_run(status=status))
+
+    def keras_callback(self) -> keras.callbacks.Callback:
+        """A callback logging every epoch's `loss`, `val_loss`, ... at step = epoch."""
+        return _EpochLogger(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.end("FINISHED" if exc_type is None else "FAILED")
+        return False
+
+    def _call(self, what: str, fn) -> None:
+        if self.active:
+            self._guard(what, lambda: fn(self._mlflow))
+
+    def _guard(self, what: str, fn):
+        if self.errors:
+            return None
+        try:
+            return fn()
+        except Exception as e:  # the store is the user's: any failure is reported, not fatal
+            message = f"MLflow could not {what} at {self.uri}: {type(e).__name__}: {e}"
+            log.error("%s; tracking is off for the rest of this run", message)
+            self.errors.append(message)
+            return None
+
+
+class _EpochLogger(keras.callbacks.Callback):
+    def __init__(self, tracker: Tracker):
+        super().__init__()
+        self.tracker = tracker
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.tracker.log_metrics(dict(logs or {}), step=epoch)

@@ -1,0 +1,167 @@
+"""The Trainer: `model.fit` under a `tf.distribute` strategy, with XLA, mixed precision,
+a prefetching tf.data input pipeline, early stopping and resumable backups."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from suite.config import TrainerConfig
+
+log = logging.getLogger(__name__)
+
+_OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+}
+
+
+class Trainer:
+    """Compiles and fits Keras models the same way for every pipeline.
+
+    Args:
+        config: the `trainer` section of a pipeline config.
+        backup_dir: where `BackupAndRestore` keeps the state of an unfinished run; re-running
+            the same command with the same directory resumes at the interrupted epoch.
+            `None` disables resuming.
+
+    Example:
+        >>> trainer = Trainer(TrainerConfig(epochs=2))
+        >>> with trainer.scope():
+        ...     model = build()  # layers and variables are created under the strategy
+        ...     trainer.compile(model, loss="sparse_categorical_crossentropy")
+        >>> history = trainer.fit(model, train_ds, val_ds, monitor="val_loss")
+    """
+
+    def __init__(self, config: TrainerConfig, backup_dir: str | Path | None = None):
+        self.config = config
+        self.backup_dir = Path(backup_dir) if backup_dir is not None else None
+        self._strategy = None
+
+    @property
+    def strategy(self) -> tf.distribute.Strategy:
+        """The `tf.distribute` strategy named by `trainer.strategy`, created on first use."""
+        if self._strategy is None:
+            name = self.config.strategy
+            if name == "mirrored":
+                self._strategy = tf.distribute.MirroredStrategy()
+            elif name == "multi_worker":
+                self._strategy = tf.distribute.MultiWorkerMirroredStrategy()
+            else:
+                self._strategy = tf.distribute.get_strategy()
+        return self._strategy
+
+    @contextlib.contextmanager
+    def scope(self):
+        """Builds models inside: the strategy's scope and the configured dtype policy."""
+        previous = keras.mixed_precision.dtype_policy()
+        policy = "mixed_float16" if self.config.mixed_precision else "float32"
+        keras.mixed_precision.set_dtype_policy(policy)
+        try:
+            with self.strategy.scope():
+                yield self.strategy
+        finally:
+            keras.mixed_precision.set_dtype_policy(previous)
+
+    def optimizer(self) -> keras.optimizers.Optimizer:
+        """A fresh optimizer as configured (`trainer.optimizer`, `learning_rate`, ...)."""
+        cls = _OPTIMIZERS[self.config.optimizer]
+        kwargs = {"learning_rate": self.config.learning_rate}
+        if self.config.optimizer == "adamw":
+            kwargs["weight_decay"] = self.config.weight_decay
+        return cls(**kwargs)
+
+    def compile(self, model: keras.Model, loss, metrics=(), **kwargs) -> keras.Model:
+        """Compiles `model` with the configured optimizer and XLA setting."""
+        jit = {"auto": "auto", "true": True, "false": False}[self.config.jit_compile]
+        model.compile(
+            optimizer=kwargs.pop("optimizer", None) or self.optimizer(),
+            loss=loss,
+            metrics=list(metrics),
+            jit_compile=jit,
+            **kwargs,
+        )
+        return model
+
+    def input_pipeline(self, ds: tf.data.Dataset, training: bool, augment=None) -> tf.data.Dataset:
+        """Caches, shuffles (training only), batches, augments and prefetches a dataset.
+
+        Args:
+            ds: an unbatched dataset of `(inputs, targets)` examples.
+            training: shuffle each epoch and apply `augment`.
+            augment: an optional function applied to each training batch `(x, y) -> (x, y)`.
+        """
+        ds = ds.cache()
+        if training:
+            ds = ds.shuffle(_cardinality(ds, 10_000), seed=self.config.seed,
+                            reshuffle_each_iteration=True)
+        ds = ds.batch(self.config.batch_size)
+        if training and augment is not None:
+            ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    def fit(self, model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset | None = None,
+            *, monitor: str = "val_loss", mode: str = "auto", callbacks=(), augment=None,
+            ) -> keras.callbacks.History:
+        """Trains `model` with early stopping, best-weight restore and resumable backups.
+
+        Args:
+            model: a compiled model, built (called once) so a backup can be restored into it.
+            train: unbatched `(inputs, targets)` training examples.
+            val: unbatched validation examples; early stopping watches `monitor` on them.
+            monitor: the metric early stopping watches, e.g. `"val_accuracy"`.
+            mode: `"min"`, `"max"` or `"auto"` for `monitor`.
+            callbacks: extra Keras callbacks (e.g. MLflow logging).
+            augment: an optional per-batch training augmentation.
+        """
+        keras.utils.set_random_seed(self.config.seed)
+        train_ds = self.input_pipeline(train, training=True, augment=augment)
+        val_ds = self.input_pipeline(val, training=False) if val is not None else None
+        cbs = list(callbacks)
+        if val_ds is not None and self.config.early_stopping_patience > 0:
+            cbs.append(keras.callbacks.EarlyStopping(
+                monitor=monitor, mode=mode, patience=self.config.early_stopping_patience,
+                restore_best_weights=True,
+            ))
+        if self.backup_dir is not None and self.config.resume:
+            epoch = self.resume_epoch()
+            if epoch:
+                print(f"Resuming from the backup in {self.backup_dir} at epoch {epoch + 1}",
+                      file=sys.stderr)
+            cbs.append(keras.callbacks.BackupAndRestore(str(self.backup_dir)))
+        return model.fit(
+            train_ds, validation_data=val_ds, epochs=self.config.epochs,
+            callbacks=cbs, verbose=self.verbosity(), shuffle=False,  # shuffled in input_pipeline
+        )
+
+    def resume_epoch(self) -> int:
+        """The number of epochs an interrupted run finished, per its backup (0: none)."""
+        if self.backup_dir is None:
+            return 0
+        meta = self.backup_dir / "training_metadata.json"
+        try:
+            return int(json.loads(meta.read_text())["epoch"])
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    def verbosity(self) -> int:
+        """Keras verbosity: a progress bar at a terminal, a line per epoch in logs, quiet in CI."""
+        if self.config.verbose != "auto":
+            return int(self.config.verbose)
+        if os.environ.get("CI"):
+            return 0
+        return 1 if sys.stdout.isatty() else 2
+
+
+def _cardinality(ds: tf.data.Dataset, default: int) -> int:
+    n = int(ds.cardinality())
+    return n if n > 0 else default

@@ -1,0 +1,177 @@
+"""End to end: `suite run image-classification` on tiny configs, export reload, predict."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from suite import export
+from suite.cli import main
+
+TINY = ["--set", "trainer.epochs=1", "--set", "data.limit=200"]
+
+
+def _digit_pngs(directory: Path, count: int):
+    digits = load_digits()
+    paths = []
+    for i in range(count):
+        pixels = np.round(digits.images[i] * 255 / 16).astype(np.uint8)
+        path = directory / f"digit{i}_{digits.target[i]}.png"
+        Image.fromarray(pixels, mode="L").save(path)
+        paths.append(path)
+    return paths, digits.target[:count]
+
+
+def test_run_tracks_exports_and_serves_png_bytes(workdir, capsys):
+    assert main(["run", "image-classification", *TINY]) == 0
+    v1 = workdir / "saved_models" / "image-classification" / "1"
+    assert (v1 / "saved_model.pb").is_file()
+    manifest = export.read_manifest(v1)
+    assert manifest["labels"] == [str(d) for d in range(10)]
+    assert manifest["inputs"]["images"]["dtype"] == "string"
+    assert set(manifest["outputs"]) == {"probabilities", "class_id", "label"}
+    assert manifest["config"]["trainer"]["epochs"] == 1
+
+    runs = mlflow.search_runs(experiment_names=["image-classification"])
+    assert len(runs) == 1
+    run = runs.iloc[0]
+    assert run["status"] == "FINISHED" and run["run_id"] == manifest["mlflow_run_id"]
+    assert run["params.trainer.epochs"] == "1" and run["params.data.limit"] == "200"
+    for metric in ("test_accuracy", "test_macro_f1", "baseline_mlp_accuracy",
+                   "baseline_logistic_regression_accuracy", "loss", "val_loss"):
+        assert 0.0 <= run[f"metrics.{metric}"] <= 100.0
+        assert manifest["metrics"].get(metric, 0.0) == pytest.approx(
+            run[f"metrics.{metric}"]) or metric in ("loss", "val_loss")
+    assert len(run["tags.data_fingerprint"]) == 16
+    client = mlflow.MlflowClient()
+    figures = {a.path for a in client.list_artifacts(run["run_id"], "figures")}
+    assert figures == {"figures/learning_curves.png", "figures/confusion_matrix.png"}
+    saved = {a.path for a in client.list_artifacts(run["run_id"], "saved_model")}
+    assert "saved_model/saved_model.pb" in saved and "saved_model/suite.json" in saved
+
+    paths, targets = _digit_pngs(workdir, 5)
+    loaded = tf.saved_model.load(str(v1))
+    out = loaded.signatures["serving_default"](images=tf.constant([p.read_bytes()
+                                                                    for p in paths]))
+    probabilities = out["probabilities"].numpy()
+    assert probabilities.shape == (5, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    labels = [b.decode() for b in out["label"].numpy()]
+    assert labels == [str(i) for i in out["class_id"].numpy()]
+    pixels = load_digits().images[:5, :, :, None].astype("float32") / 16.0
+    by_pixels = loaded.signatures["predict_pixels"](pixels=tf.constant(pixels))
+    np.testing.assert_allclose(by_pixels["probabilities"].numpy(), probabilities, atol=0.02)
+
+    capsys.readouterr()
+    assert main(["predict", "image-classification", *map(str, paths)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("# image-classification version 1")
+    assert len(printed) == 6 and all("%" in line for line in printed[1:])
+
+    assert main(["run", "image-classification", *TINY]) == 0
+    v2 = v1.parent / "2"
+    assert export.read_manifest(v2)["mlflow_run_id"] != manifest["mlflow_run_id"]
+    assert len(mlflow.search_runs(experiment_names=["image-classification"])) == 2
+
+
+def _image_folder(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for name, level in (("dark", 40), ("light", 210)):
+        (root / name).mkdir(parents=True)
+        for i in range(12):
+            pixels = np.clip(rng.normal(level, 20, (20, 20, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    (root / "light" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    (root / "zzz_empty").mkdir()
+    return root
+
+
+def test_folder_with_a_corrupt_image_and_an_empty_class_skips_and_counts(workdir, capsys):
+    data = _image_folder(workdir / "photos")
+    code = main(["run", "image-classification", "--data", str(data),
+                 "--set", "data.image_size=16", "--set", "trainer.epochs=1"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "2 input(s) skipped" in err
+    manifest = export.read_manifest(workdir / "saved_models" / "image-classification" / "1")
+    assert manifest["labels"] == ["dark", "light"]
+    run = mlflow.search_runs(experiment_names=["image-classification"]).iloc[0]
+    assert run["tags.data_skipped"] == "2"
+    skipped = mlflow.artifacts.load_text(f"runs:/{run['run_id']}/data/skipped.txt")
+    assert "light/broken.png: not a readable image" in skipped
+    assert "zzz_empty: class folder has no readable image" in skipped
+
+
+def test_folder_with_a_corrupt_image_stops_when_told(workdir, capsys):
+    data = _image_folder(workdir / "photos")
+    code = main(["run", "image-classification", "--data", str(data),
+                 "--set", "data.on_error=stop", "--set", "trainer.epochs=1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "light/broken.png: not a readable image" in err
+    assert "data.on_error=skip" in err
+    assert not (workdir / "saved_models").exists()
+    assert mlflow.search_runs(search_all_experiments=True).empty
+
+
+def test_a_tracking_failure_still_exports_the_model(workdir, monkeypatch, capsys):
+    blocker = workdir / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker}/mlflow.db")
+    assert main(["run", "image-classification", *TINY]) == 3
+    err = capsys.readouterr().err
+    assert "MLflow could not start a run" in err
+    version = workdir / "saved_models" / "image-classification" / "1"
+    assert (version / "saved_model.pb").is_file()
+    assert export.read_manifest(version)["mlflow_run_id"] is None
+
+
+def _suite(*args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "suite.cli", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+                            **kwargs)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_backup(workdir):
+    args = ["run", "image-classification", "--set", "trainer.epochs=30",
+            "--set", "trainer.early_stopping_patience=0", "--set", "data.limit=300"]
+    first = _suite(*args)
+    deadline = time.monotonic() + 180
+    done = 0
+    while time.monotonic() < deadline and first.poll() is None:
+        metas = list((workdir / ".suite" / "backups").glob("*/training_metadata.json"))
+        try:
+            done = json.loads(metas[0].read_text())["epoch"] if metas else 0
+        except (OSError, ValueError):
+            done = 0
+        if done >= 2:
+            first.kill()
+            break
+        time.sleep(0.05)
+    first.communicate()
+    assert done >= 2, "the first run never wrote a backup"
+    assert not (workdir / "saved_models").exists()
+
+    second = _suite(*args)
+    _, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err
+    assert "Resuming from the backup" in err
+    resumed_at = int(err.split("Resuming from the backup")[1].split("at epoch")[1].split()[0])
+    assert resumed_at >= 3
+    runs = mlflow.search_runs(experiment_names=["image-classification"])
+    assert len(runs) == 1 and runs.iloc[0]["status"] == "FINISHED"
+    steps = [m.step for m in mlflow.MlflowClient().get_metric_history(runs.iloc[0]["run_id"],
+                                                                      "loss")]
+    assert sorted(set(steps)) == list(range(30))
+    assert not list((workdir / ".suite" / "backups").iterdir())

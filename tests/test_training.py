@@ -1,0 +1,106 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from suite.config import TrainerConfig
+from suite.training import Trainer
+
+
+def _data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(size=(n, 4)).astype("float32")
+    y = (x[:, 0] + x[:, 1] > 1.0).astype("int32")
+    return tf.data.Dataset.from_tensor_slices((x, y))
+
+
+def _model(trainer):
+    with trainer.scope():
+        inputs = keras.Input((4,))
+        hidden = keras.layers.Dense(8, activation="relu")(inputs)
+        model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax",
+                                                       dtype="float32")(hidden))
+        trainer.compile(model, "sparse_categorical_crossentropy", ["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("strategy", ["default", "mirrored", "multi_worker"])
+def test_fit_under_each_strategy(strategy):
+    trainer = Trainer(TrainerConfig(epochs=2, batch_size=16, strategy=strategy))
+    model = _model(trainer)
+    history = trainer.fit(model, _data(), _data(32, 1))
+    assert len(history.history["loss"]) == 2
+    assert "val_accuracy" in history.history
+
+
+def test_mixed_precision_policy_applies_inside_the_scope_only():
+    trainer = Trainer(TrainerConfig(mixed_precision=True))
+    model = _model(trainer)
+    assert model.layers[1].dtype_policy.name == "mixed_float16"
+    assert model.layers[1].kernel.dtype == "float32"
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+
+
+@pytest.mark.parametrize("setting, expected", [("true", True), ("false", False)])
+def test_jit_compile_setting_reaches_the_model(setting, expected):
+    assert _model(Trainer(TrainerConfig(jit_compile=setting))).jit_compile is expected
+
+
+def test_early_stopping_restores_the_best_weights():
+    trainer = Trainer(TrainerConfig(epochs=30, batch_size=16, learning_rate=0.5,
+                                    early_stopping_patience=2))
+    model = _model(trainer)
+    history = trainer.fit(model, _data(), _data(32, 1), monitor="val_loss", mode="min")
+    best = min(history.history["val_loss"])
+    val_loss = model.evaluate(_data(32, 1).batch(32), verbose=0)[0]
+    assert val_loss == pytest.approx(best, rel=1e-4)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, at_epoch):
+        super().__init__()
+        self.at_epoch = at_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at_epoch:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_fit_resumes_from_the_backup(tmp_path):
+    config = TrainerConfig(epochs=4, batch_size=16, early_stopping_patience=0)
+    backup = tmp_path / "backup"
+    first = Trainer(config, backup_dir=backup)
+    model = _model(first)
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(model, _data(), _data(32, 1), callbacks=[_Interrupt(2)])
+    assert first.resume_epoch() == 2
+    saved = model.get_weights()
+
+    second = Trainer(config, backup_dir=backup)
+    fresh = _model(second)
+    restored = []
+
+    class _Peek(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if not restored:
+                restored.append([w.copy() for w in self.model.get_weights()])
+
+    history = second.fit(fresh, _data(), _data(32, 1), callbacks=[_Peek()])
+    assert history.epoch == [2, 3]
+    for got, want in zip(restored[0], saved):
+        np.testing.assert_allclose(got, want)
+    assert not backup.exists()
+
+
+def test_verbosity(monkeypatch):
+    monkeypatch.setenv("CI", "1")
+    assert Trainer(TrainerConfig()).verbosity() == 0
+    assert Trainer(TrainerConfig(verbose="1")).verbosity() == 1
+    monkeypatch.delenv("CI")
+    assert Trainer(TrainerConfig()).verbosity() in (1, 2)
+
+
+def test_optimizers():
+    for name in ("adam", "adamw", "sgd", "rmsprop"):
+        optimizer = Trainer(TrainerConfig(optimizer=name, learning_rate=0.01)).optimizer()
+        assert float(optimizer.learning_rate) == pytest.approx(0.01)
