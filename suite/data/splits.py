@@ -73,4 +73,4 @@ def stratified_split(labels, val_fraction: float, test_fraction: float, seed: in
 def _stratify(labels: np.ndarray):
     """Stratify only where every class has at least two examples (else a plain split)."""
     _, counts = np.unique(labels, return_counts=True)
-    return labels if counts.min(initial=0) >= 2 else None
+    return labels if len(counts) and counts.min() >= 2 else None

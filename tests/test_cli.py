@@ -1,0 +1,43 @@
+import pytest
+
+from suite.cli import main
+
+
+def test_list_names_each_pipeline_with_a_line(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("image-classification")
+    assert "CNN" in out
+
+
+def test_unknown_pipeline_lists_the_known_ones(capsys):
+    assert main(["run", "image-clasification"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown pipeline 'image-clasification'" in err and "image-classification" in err
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("trainer.epoch=2", "did you mean 'trainer.epochs'"),
+    ("trainer.batch_size=-1", "'trainer.batch_size': got -1, expected a value >= 1"),
+    ("data.on_error=ignore", "'data.on_error': got 'ignore', expected one of skip, stop"),
+])
+def test_bad_overrides_fail_before_any_work(override, expected, capsys, workdir):
+    assert main(["run", "image-classification", "--set", override]) == 2
+    assert expected in capsys.readouterr().err
+    assert not (workdir / "mlflow.db").exists() and not (workdir / "saved_models").exists()
+
+
+def test_missing_data_folder_is_a_clear_error(capsys, workdir):
+    assert main(["run", "image-classification", "--data", str(workdir / "nope")]) == 2
+    assert "is not a directory of class folders" in capsys.readouterr().err
+
+
+def test_predict_without_an_export_says_what_to_do(capsys):
+    assert main(["predict", "image-classification", "x.png"]) == 2
+    assert "no exported model under 'saved_models/image-classification'" in \
+        capsys.readouterr().err
+
+
+def test_runs_with_an_empty_store(capsys):
+    assert main(["runs"]) == 0
+    assert "no runs in sqlite:///" in capsys.readouterr().out
