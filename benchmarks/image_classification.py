@@ -13,7 +13,6 @@ and compiles).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import statistics
 import sys
@@ -22,6 +21,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CI", "1")  # no progress bars inside the benchmark
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 import keras  # noqa: E402
 
@@ -95,7 +95,6 @@ def main(argv=None):
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
     workdir = tempfile.mkdtemp(prefix="bench-image-classification-")
     os.chdir(workdir)
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir}/mlflow.db"

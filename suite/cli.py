@@ -25,8 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("mlflow", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.INFO if args.verbose else logging.WARNING)
+    if not args.verbose:
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     from suite.config import ConfigError
     from suite.data import DataError
     from suite.export import ExportError
@@ -87,7 +88,8 @@ def cmd_run(args) -> int:
     from suite import registry
     from suite.config import load_config
 
-    names = registry.names() if args.pipeline == "all" else [args.pipeline]
+    run_all = args.pipeline == "all"
+    names = registry.names() if run_all else [args.pipeline]
     overrides = list(args.overrides)
     if args.data:
         overrides.append(f"data.path={args.data}")
@@ -104,14 +106,14 @@ def cmd_run(args) -> int:
         try:
             result = pipeline.run()
         except Exception as e:
-            if len(pipelines) == 1:
+            if not run_all:
                 raise
             print(f"error: {pipeline.name} failed: {type(e).__name__}: {e}", file=sys.stderr)
             failed.append(pipeline.name)
             continue
         results.append(result)
         _report(result, time.perf_counter() - start)
-    if len(pipelines) > 1:
+    if run_all:
         print(_summary(results, failed))
     if failed:
         return EXIT_FAILED
@@ -125,8 +127,9 @@ def _report(result, seconds: float) -> None:
         print(f"  {key:<{width}}  {value:.4f}")
     print(f"  exported to {result.export_dir}")
     if result.run_id:
-        print(f"  MLflow run {result.run_id} (see `mlflow ui --backend-store-uri "
-              f"{_uri_hint()}`)")
+        print(f"  MLflow run {result.run_id}: `mlflow ui --backend-store-uri {_uri_hint()}`, "
+              f"then http://127.0.0.1:5000/#/experiments/{result.experiment_id}/runs/"
+              f"{result.run_id}")
     for error in result.tracking_errors:
         print(f"  warning: {error}\n  the model was still exported to {result.export_dir}",
               file=sys.stderr)

@@ -65,6 +65,10 @@ class TrainerConfig:
     early_stopping_patience: int = option(
         5, min=0, help="epochs without improvement before stopping (0: never)"
     )
+    reduce_lr_patience: int = option(
+        0, min=0, help="halve the learning rate after this many epochs without improvement "
+                       "(0: never)"
+    )
     resume: bool = option(True, help="resume an interrupted run from its backup")
     verbose: str = option("auto", choices=("auto", "0", "1", "2"), help="Keras fit verbosity")
 

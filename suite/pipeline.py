@@ -37,6 +37,7 @@ class RunResult:
     baseline_metric: str
     tracking_errors: list[str]
     skipped: int
+    experiment_id: str | None = None
 
     @property
     def main_value(self) -> float | None:
@@ -149,11 +150,14 @@ class Pipeline:
         try:
             with self.trainer.scope():
                 model = self.build_model(info)
+            print(f"[{self.name}] training {model.name}: {model.count_params():,} parameters",
+                  file=sys.stderr)
             history = self.trainer.fit(
                 model, splits.train, splits.val, monitor=self.monitor, mode=self.monitor_mode,
                 callbacks=[tracker.keras_callback()], augment=self.augment(info),
             )
             self.history, self.epochs = history.history, list(history.epoch)
+            print(f"[{self.name}] evaluating against the baselines", file=sys.stderr)
             metrics = self.evaluate(model, splits)
             tracker.log_metrics(metrics)
             figures = {"learning_curves": plots.learning_curves(self.history, self.epochs)}
@@ -177,6 +181,7 @@ class Pipeline:
             main_metric=f"test_{self.main_metric}",
             baseline_metric=f"baseline_{self.main_baseline}_{self.main_metric}",
             tracking_errors=list(tracker.errors), skipped=len(info.skipped),
+            experiment_id=tracker.experiment_id,
         )
 
     def _interrupted_run_id(self, backup: Path) -> str | None:

@@ -53,6 +53,7 @@ class Tracker:
         self.experiment = experiment
         self.uri = uri or tracking_uri()
         self.run_id: str | None = None
+        self.experiment_id: str | None = None
         self.errors: list[str] = []
         self._mlflow = None
 
@@ -68,7 +69,10 @@ class Tracker:
 
             self._mlflow = mlflow
             mlflow.set_tracking_uri(self.uri)
-            mlflow.set_experiment(self.experiment)
+            self.experiment_id = mlflow.set_experiment(self.experiment).experiment_id
+            # The MLflow 3 UI opens an experiment as a training one (runs table, charts)
+            # only when told; untagged experiments open on its GenAI traces view.
+            mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
             if run_id is not None:
                 try:
                     return mlflow.start_run(run_id=run_id).info.run_id

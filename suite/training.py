@@ -132,6 +132,11 @@ class Trainer:
                 monitor=monitor, mode=mode, patience=self.config.early_stopping_patience,
                 restore_best_weights=True,
             ))
+        if val_ds is not None and self.config.reduce_lr_patience > 0:
+            cbs.append(keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, mode=mode, factor=0.5, min_lr=1e-6,
+                patience=self.config.reduce_lr_patience,
+            ))
         if self.backup_dir is not None and self.config.resume:
             epoch = self.resume_epoch()
             if epoch:

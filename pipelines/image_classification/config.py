@@ -41,7 +41,8 @@ class ImageClassificationConfig(Config):
     """Everything `suite run image-classification` can be told."""
 
     trainer: TrainerConfig = section(TrainerConfig, epochs=60, batch_size=32,
-                                     learning_rate=2e-3, early_stopping_patience=12)
+                                     learning_rate=1e-3, early_stopping_patience=15,
+                                     reduce_lr_patience=4)
     data: ImageDataConfig = section(ImageDataConfig)
     model: CNNConfig = section(CNNConfig)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import keras
@@ -72,6 +73,7 @@ class ImageClassificationPipeline(Pipeline):
         metrics = _scores("test", y_test, y_pred)
 
         shape, classes = splits.info.extra["image_shape"], len(splits.info.classes)
+        print(f"[{self.name}] training the MLP baseline", file=sys.stderr)
         mlp_trainer = Trainer(self.trainer.config)
         with mlp_trainer.scope():
             mlp = self._compiled(model.build_mlp(shape, classes, self.config.model),

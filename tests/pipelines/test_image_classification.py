@@ -77,10 +77,35 @@ def test_run_tracks_exports_and_serves_png_bytes(workdir, capsys):
     assert printed[0].startswith("# image-classification version 1")
     assert len(printed) == 6 and all("%" in line for line in printed[1:])
 
-    assert main(["run", "image-classification", *TINY]) == 0
+    (workdir / "notes.png").write_text("not an image")
+    assert main(["predict", str(v1), str(workdir / "notes.png")]) == 1
+    assert "the model could not read the input" in capsys.readouterr().err
+    assert main(["predict", "image-classification", str(workdir / "missing.png")]) == 2
+    assert "cannot read image" in capsys.readouterr().err
+
+    assert main(["run", "all", *TINY]) == 0
+    summary = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(summary) if line.startswith("pipeline"))
+    assert summary[header].split() == ["pipeline", "metric", "value", "baseline", "value",
+                                       "export", "MLflow", "run"]
+    row = summary[header + 2].split()
+    assert row[:2] == ["image-classification", "test_accuracy"]
+    assert row[3] == "baseline_logistic_regression_accuracy"
+    assert row[5] == "saved_models/image-classification/2"
     v2 = v1.parent / "2"
     assert export.read_manifest(v2)["mlflow_run_id"] != manifest["mlflow_run_id"]
     assert len(mlflow.search_runs(experiment_names=["image-classification"])) == 2
+
+
+def test_mixed_precision_and_xla_train_and_export(workdir):
+    assert main(["run", "image-classification", *TINY, "--set", "trainer.mixed_precision=true",
+                 "--set", "trainer.jit_compile=true"]) == 0
+    version = workdir / "saved_models" / "image-classification" / "1"
+    paths, _ = _digit_pngs(workdir, 2)
+    out = tf.saved_model.load(str(version)).signatures["serving_default"](
+        images=tf.constant([p.read_bytes() for p in paths]))
+    assert out["probabilities"].dtype == tf.float32
+    np.testing.assert_allclose(out["probabilities"].numpy().sum(axis=1), 1.0, rtol=1e-3)
 
 
 def _image_folder(root: Path) -> Path:
