@@ -69,6 +69,9 @@ class TrainerConfig:
         0, min=0, help="halve the learning rate after this many epochs without improvement "
                        "(0: never)"
     )
+    cache_mb: int = option(
+        2048, min=0, help="cache decoded examples in memory when a split fits in this size"
+    )
     resume: bool = option(True, help="resume an interrupted run from its backup")
     verbose: str = option("auto", choices=("auto", "0", "1", "2"), help="Keras fit verbosity")
 

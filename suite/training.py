@@ -93,14 +93,16 @@ class Trainer:
         return model
 
     def input_pipeline(self, ds: tf.data.Dataset, training: bool, augment=None) -> tf.data.Dataset:
-        """Caches, shuffles (training only), batches, augments and prefetches a dataset.
+        """Caches (in memory, where it fits in `trainer.cache_mb`), shuffles (training only),
+        batches, augments and prefetches a dataset.
 
         Args:
             ds: an unbatched dataset of `(inputs, targets)` examples.
             training: shuffle each epoch and apply `augment`.
             augment: an optional function applied to each training batch `(x, y) -> (x, y)`.
         """
-        ds = ds.cache()
+        if _size_in_bytes(ds) <= self.config.cache_mb * 2**20:
+            ds = ds.cache()
         if training:
             ds = ds.shuffle(_cardinality(ds, 10_000), seed=self.config.seed,
                             reshuffle_each_iteration=True)
@@ -165,6 +167,19 @@ class Trainer:
         if os.environ.get("CI"):
             return 0
         return 1 if sys.stdout.isatty() else 2
+
+
+def _size_in_bytes(ds: tf.data.Dataset) -> float:
+    """The in-memory size of a dataset of fixed-shape elements; infinite if unknown."""
+    count = int(ds.cardinality())
+    if count < 0:
+        return float("inf")
+    per_element = 0
+    for spec in tf.nest.flatten(ds.element_spec):
+        if not spec.shape.is_fully_defined() or spec.dtype == tf.string:
+            return float("inf")
+        per_element += spec.shape.num_elements() * spec.dtype.size
+    return float(count * per_element)
 
 
 def _cardinality(ds: tf.data.Dataset, default: int) -> int:

@@ -104,3 +104,18 @@ def test_optimizers():
     for name in ("adam", "adamw", "sgd", "rmsprop"):
         optimizer = Trainer(TrainerConfig(optimizer=name, learning_rate=0.01)).optimizer()
         assert float(optimizer.learning_rate) == pytest.approx(0.01)
+
+
+def test_datasets_are_cached_only_where_they_fit():
+    small = Trainer(TrainerConfig(cache_mb=1)).input_pipeline(_data(), training=False)
+    large = Trainer(TrainerConfig(cache_mb=0)).input_pipeline(_data(), training=False)
+    assert "CacheDatasetV2" in _graph_ops(small)
+    assert not any(op.startswith("CacheDataset") for op in _graph_ops(large))
+    batches = list(small.as_numpy_iterator())
+    assert sum(len(x) for x, _ in batches) == 64
+
+
+def _graph_ops(ds):
+    graph = tf.compat.v1.GraphDef()
+    graph.ParseFromString(ds._as_serialized_graph().numpy())
+    return {node.op for node in graph.node}

@@ -1,4 +1,11 @@
-"""Image folders and the in-graph image decoder shared by training and serving."""
+"""Image folders and the in-graph image decoder shared by training and serving.
+
+Class folders are listed and checked here rather than read with Keras'
+`image_dataset_from_directory`: that utility fails mid-epoch with a bare
+`InvalidArgumentError` on the first corrupt file, and its decoding is not the one the
+exported graph runs. Checking every file up front lets a bad one be named and skipped
+(or stop the run) before training, and `decode_image` keeps training and serving identical.
+"""
 
 from __future__ import annotations
 
