@@ -16,12 +16,9 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("CI", "1")  # no progress bars inside the benchmark
-os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+from common import isolate, timed_run  # noqa: I001  (sets the environment first)
 
 import keras  # noqa: E402
 
@@ -42,24 +39,6 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.times.append(time.perf_counter() - self._start)
-
-
-def quality(overrides):
-    config = load_config(ImageClassificationPipeline.config_cls, overrides=overrides)
-    pipeline = ImageClassificationPipeline(config)
-    fit_seconds = []
-    fit = pipeline.trainer.fit
-
-    def timed_fit(*args, **kwargs):
-        start = time.perf_counter()
-        history = fit(*args, **kwargs)
-        fit_seconds.append(time.perf_counter() - start)
-        return history
-
-    pipeline.trainer.fit = timed_fit
-    start = time.perf_counter()
-    result = pipeline.run()
-    return result, fit_seconds[0], len(pipeline.epochs), time.perf_counter() - start
 
 
 def throughput(config, splits, epochs, repeats):
@@ -95,11 +74,9 @@ def main(argv=None):
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
 
-    workdir = tempfile.mkdtemp(prefix="bench-image-classification-")
-    os.chdir(workdir)
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir}/mlflow.db"
-
-    result, fit_s, epochs, total_s = quality(args.overrides)
+    isolate("image-classification")
+    result, pipeline, fit_s, total_s = timed_run(ImageClassificationPipeline, args.overrides)
+    epochs = len(pipeline.epochs)
     m = result.metrics
     print("\nimage-classification on scikit-learn digits, default config")
     print(f"{'model':<22}{'test accuracy':>15}{'macro F1':>11}")

@@ -2,4 +2,5 @@
 
 PIPELINES = {
     "image-classification": "pipelines.image_classification.pipeline:ImageClassificationPipeline",
+    "forecasting": "pipelines.forecasting.pipeline:ForecastingPipeline",
 }

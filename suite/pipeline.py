@@ -90,6 +90,10 @@ class Pipeline:
         """Task figures (matplotlib) by name; learning curves are added by `run()`."""
         return {}
 
+    def artifacts(self) -> dict[str, str]:
+        """Text artifacts (tables, reports) by their path in the MLflow run."""
+        return {}
+
     def serving_model(self, model: keras.Model, info: DataInfo) -> keras.export.ExportArchive:
         """The export: raw input in, final answer out, as a `serving_default` endpoint."""
         raise NotImplementedError
@@ -164,6 +168,8 @@ class Pipeline:
             figures.update(self.figures(model, splits))
             for name, figure in figures.items():
                 tracker.log_figure(figure, name)
+            for path, text in self.artifacts().items():
+                tracker.log_text(text, path)
             manifest = self._manifest(info, metrics, tracker.run_id)
             export_dir = export.export(self.serving_model(model, info), self.config.export.dir,
                                        self.name, manifest)

@@ -2,5 +2,8 @@
 
 from suite.blocks.conv_block import ConvBlock
 from suite.blocks.dense_head import DenseHead
+from suite.blocks.quantile_head import QuantileHead
+from suite.blocks.recurrent_encoder import RecurrentEncoder
+from suite.blocks.window_scaler import WindowScaler
 
-__all__ = ["ConvBlock", "DenseHead"]
+__all__ = ["ConvBlock", "DenseHead", "QuantileHead", "RecurrentEncoder", "WindowScaler"]

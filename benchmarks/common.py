@@ -1,0 +1,39 @@
+"""What every benchmark shares: an isolated working directory and a timed pipeline run."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CI", "1")  # no progress bars inside a benchmark
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+from suite.config import load_config  # noqa: E402
+
+
+def isolate(name: str) -> str:
+    """Moves into a fresh temporary directory with its own MLflow store."""
+    workdir = tempfile.mkdtemp(prefix=f"bench-{name}-")
+    os.chdir(workdir)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir}/mlflow.db"
+    return workdir
+
+
+def timed_run(pipeline_cls, overrides=()):
+    """Runs a pipeline as `suite run` does; returns (result, pipeline, fit seconds, total)."""
+    pipeline = pipeline_cls(load_config(pipeline_cls.config_cls, overrides=list(overrides)))
+    fit_seconds = []
+    fit = pipeline.trainer.fit
+
+    def timed_fit(*args, **kwargs):
+        start = time.perf_counter()
+        history = fit(*args, **kwargs)
+        fit_seconds.append(time.perf_counter() - start)
+        return history
+
+    pipeline.trainer.fit = timed_fit
+    start = time.perf_counter()
+    result = pipeline.run()
+    return result, pipeline, fit_seconds[0], time.perf_counter() - start

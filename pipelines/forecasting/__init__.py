@@ -1,0 +1,1 @@
+"""Forecasting: a recurrent multi-horizon quantile forecaster with honest baselines."""
