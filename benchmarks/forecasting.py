@@ -22,10 +22,10 @@ from pipelines.forecasting.pipeline import BASELINES, ForecastingPipeline  # noq
 def report(dataset: str, overrides) -> dict:
     result, pipeline, fit_s, total_s = timed_run(ForecastingPipeline,
                                                  [f"data.dataset={dataset}", *overrides])
-    m, w = result.metrics, pipeline.load_data().info.extra["windowing"]
+    m, w = result.metrics, pipeline.windowing
     levels = pipeline.config.model.quantiles
     print(f"\n{dataset}: horizon {w.horizon}, season {w.season}, lookback {w.lookback}, "
-          f"{len(pipeline._backtest['origins'])} rolling test origins")
+          f"{len(pipeline.backtest['origins'])} rolling test origins")
     print(f"{'forecaster':<22}{'MAE':>9}{'RMSE':>9}{'sMAPE %':>9}{'MASE':>8}")
     rows = [("model (" + pipeline.config.model.cell + ")", "test")]
     rows += [(label, f"baseline_{name}") for name, label in BASELINES.items()
@@ -39,7 +39,7 @@ def report(dataset: str, overrides) -> dict:
           else "")
     print(f"{levels[0]:g}-{levels[-1]:g} interval coverage: {m['test_coverage']:.1%}")
     steps = sorted({1, max(1, w.horizon // 4), max(1, w.horizon // 2), w.horizon})
-    per_step = pipeline._backtest["per_step"]
+    per_step = pipeline.backtest["per_step"]
     print("MASE by horizon step: " + "  ".join(
         f"h={h}: model {per_step['test'][h - 1]:.2f} / s.naive "
         f"{per_step['baseline_seasonal_naive'][h - 1]:.2f}" for h in steps))

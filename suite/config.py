@@ -103,6 +103,10 @@ class Config:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
 
+    def resolve(self, explicit: set[str]) -> None:
+        """Fills defaults that depend on other keys (e.g. per data set), leaving alone the
+        keys in `explicit`, which the user set in a file or an override."""
+
     def check(self) -> None:
         """Checks rules that span several keys; raises `ConfigError`."""
         if self.data.val_fraction + self.data.test_fraction >= 0.9:
@@ -127,14 +131,18 @@ def load_config(cls: type[Config], path: str | Path | None = None, overrides=())
         3
     """
     config = cls()
+    explicit = set()
     if path is not None:
         for key, value in _flatten_mapping(_read_toml(Path(path))).items():
             set_value(config, key, value, source=str(path))
+            explicit.add(key)
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"override {item!r}: expected key=value, e.g. trainer.epochs=5")
         set_value(config, key.strip(), text.strip(), from_text=True)
+        explicit.add(key.strip())
+    config.resolve(explicit)
     validate(config)
     return config
 

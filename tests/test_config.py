@@ -94,3 +94,14 @@ def test_flatten_and_nested_dict():
                    "trainer.strategy", "trainer.seed", "data.path", "data.limit", "data.seed",
                    "export.dir"):
         assert shared in flat
+
+
+def test_resolve_fills_per_dataset_defaults_but_keeps_what_the_user_set():
+    from pipelines.forecasting.config import ForecastingConfig
+
+    assert load_config(ForecastingConfig).trainer.batch_size == 32
+    assert load_config(ForecastingConfig, overrides=["data.dataset=sunspots"]
+                       ).trainer.batch_size == 16
+    assert load_config(ForecastingConfig, overrides=["data.dataset=sunspots",
+                                                     "trainer.batch_size=64"]
+                       ).trainer.batch_size == 64

@@ -36,7 +36,9 @@ class ForecastingPipeline(Pipeline):
     monitor_mode = "min"
 
     def load_data(self) -> Splits:
-        return data.load(self.config.data)
+        splits = data.load(self.config.data)
+        self.windowing = splits.info.extra["windowing"]
+        return splits
 
     def build_model(self, info: DataInfo) -> keras.Model:
         w, series = info.extra["windowing"], info.extra["series"]
@@ -66,18 +68,18 @@ class ForecastingPipeline(Pipeline):
             per_step[name] = fe.mase(y, point, scale, per_step=True)
         metrics["test_coverage"] = float(fe.coverage(y, quantiles[..., 0], quantiles[..., -1]))
         metrics["test_pinball"] = float(PinballLoss(self.config.model.quantiles)(y, quantiles))
-        self._backtest = {"y": y, "quantiles": quantiles, "forecasts": forecasts,
+        self.backtest = {"y": y, "quantiles": quantiles, "forecasts": forecasts,
                           "per_step": per_step, "origins": starts["test"]}
         return metrics
 
     def figures(self, net: keras.Model, splits: Splits) -> dict:
         info = splits.info
         return {"forecast_fan": fan_chart(info.extra["series"], info.extra["windowing"],
-                                          self._backtest, self.config.model.quantiles),
-                "error_by_horizon": error_by_horizon(self._backtest["per_step"])}
+                                          self.backtest, self.config.model.quantiles),
+                "error_by_horizon": error_by_horizon(self.backtest["per_step"])}
 
     def artifacts(self) -> dict[str, str]:
-        return {"backtest/mase_by_horizon.csv": per_step_table(self._backtest["per_step"])}
+        return {"backtest/mase_by_horizon.csv": per_step_table(self.backtest["per_step"])}
 
     def signature(self, info: DataInfo) -> dict:
         series, w = info.extra["series"], info.extra["windowing"]

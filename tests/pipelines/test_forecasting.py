@@ -184,3 +184,12 @@ def test_csv_with_a_covariate_end_to_end(workdir):
     out = tf.saved_model.load(str(version)).signatures["serving_default"](
         history=tf.zeros((2, 14, 2)) + 100.0)
     assert out["quantiles"].shape == (2, 7, 3)
+
+
+def test_bad_forecasting_config_fails_before_any_work(workdir, capsys):
+    assert main(["run", "forecasting", "--set", "model.quantiles=0.9,0.1"]) == 2
+    assert "'model.quantiles': got (0.9, 0.1), expected distinct ascending" in \
+        capsys.readouterr().err
+    assert main(["run", "forecasting", "--set", "data.dataset=airline"]) == 2
+    assert "expected one of co2, sunspots" in capsys.readouterr().err
+    assert not (workdir / "saved_models").exists()
