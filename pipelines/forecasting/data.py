@@ -59,9 +59,6 @@ def load_series(config) -> Series:
     series = load_embedded(config.dataset) if config.path is None else read_csv(
         config.path, config.time_column, config.target, config.covariates, config.frequency,
         config.missing)
-    if config.limit is not None and config.limit < len(series.values):
-        series = dataclasses.replace(series, values=series.values[-config.limit:],
-                                     index=series.index[-config.limit:])
     return series
 
 
@@ -266,6 +263,8 @@ def load(config) -> Splits:
     series = load_series(config)
     w = windowing(config, series)
     starts = origins(len(series.values), w)
+    if config.limit is not None:  # an example is a window: keep the latest training ones
+        starts["train"] = starts["train"][-config.limit:]
     info = DataInfo(
         fingerprint=fingerprint_arrays(series.values),
         sizes={k: len(v) for k, v in starts.items()},

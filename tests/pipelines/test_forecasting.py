@@ -193,3 +193,12 @@ def test_bad_forecasting_config_fails_before_any_work(workdir, capsys):
     assert main(["run", "forecasting", "--set", "data.dataset=airline"]) == 2
     assert "expected one of co2, sunspots" in capsys.readouterr().err
     assert not (workdir / "saved_models").exists()
+
+
+def test_limit_keeps_the_latest_training_windows_and_the_whole_backtest():
+    full = data.load(load_config(ForecastingConfig, overrides=["data.dataset=sunspots"]).data)
+    small = data.load(load_config(ForecastingConfig, overrides=["data.dataset=sunspots",
+                                                                "data.limit=50"]).data)
+    assert small.info.sizes == {**full.info.sizes, "train": 50}
+    np.testing.assert_array_equal(small.info.extra["origins"]["train"],
+                                  full.info.extra["origins"]["train"][-50:])
