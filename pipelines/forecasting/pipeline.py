@@ -192,7 +192,8 @@ def fan_chart(series, w, backtest, quantiles) -> Figure:
     figure = Figure(figsize=(10, 4.5), layout="constrained")
     ax = figure.subplots()
     ax.plot(index[past], target[past], color="black", lw=1.2, label="history")
-    ax.plot(future, target[t:t + w.horizon], color="black", lw=1.2, ls=":", label="actual")
+    ax.plot(index[t - 1:t + w.horizon], target[t - 1:t + w.horizon], color="black", lw=1.2,
+            ls=":", label="actual")
     ax.fill_between(future, q[:, 0], q[:, -1], color="tab:blue", alpha=0.25,
                     label=f"{quantiles[0]:g}-{quantiles[-1]:g} quantiles")
     ax.plot(future, q[:, _median_index(quantiles)], color="tab:blue", lw=2, label="median")
