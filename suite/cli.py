@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (ConfigError, DataError, UnknownPipelineError, ExportError) as e:
+    except (ConfigError, DataError, UnknownPipelineError, ExportError,
+            NotImplementedError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

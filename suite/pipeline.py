@@ -130,6 +130,7 @@ class Pipeline:
     def run(self) -> RunResult:
         """Runs the whole pipeline and records it in MLflow; returns what it produced."""
         keras.utils.set_random_seed(self.config.trainer.seed)
+        self.trainer.strategy  # an unusable strategy fails here, before any work
         splits = self.load_data()
         info = splits.info
         print(f"[{self.name}] data: {info.source}; "

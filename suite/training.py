@@ -55,6 +55,15 @@ class Trainer:
             if name == "mirrored":
                 self._strategy = tf.distribute.MirroredStrategy()
             elif name == "multi_worker":
+                workers = _cluster_workers()
+                if workers > 1:
+                    raise NotImplementedError(
+                        f"trainer.strategy=multi_worker with {workers} workers in TF_CONFIG: "
+                        "Keras 3's Model.fit fails under MultiWorkerMirroredStrategy across "
+                        "workers (keras-team/keras#20585: it converts PerReplica values "
+                        "eagerly while building the model and reducing metrics). Use "
+                        "'mirrored' for the devices of one machine, or one worker."
+                    )
                 self._strategy = tf.distribute.MultiWorkerMirroredStrategy()
             else:
                 self._strategy = tf.distribute.get_strategy()
@@ -167,6 +176,15 @@ class Trainer:
         if os.environ.get("CI"):
             return 0
         return 1 if sys.stdout.isatty() else 2
+
+
+def _cluster_workers() -> int:
+    """The number of workers (chief included) that TF_CONFIG describes; 1 without one."""
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    except ValueError:
+        raise ValueError(f"TF_CONFIG is not JSON: {os.environ['TF_CONFIG']!r}") from None
+    return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
 
 
 def _size_in_bytes(ds: tf.data.Dataset) -> float:

@@ -33,6 +33,13 @@ def test_fit_under_each_strategy(strategy):
     assert "val_accuracy" in history.history
 
 
+def test_a_multi_worker_cluster_is_refused_with_the_reason(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, '
+                                    '"task": {"type": "worker", "index": 0}}')
+    with pytest.raises(NotImplementedError, match="with 2 workers.*keras-team/keras#20585"):
+        Trainer(TrainerConfig(strategy="multi_worker")).strategy
+
+
 def test_mixed_precision_policy_applies_inside_the_scope_only():
     trainer = Trainer(TrainerConfig(mixed_precision=True))
     model = _model(trainer)
