@@ -34,9 +34,10 @@ def report(dataset: str, overrides) -> dict:
         print(f"{label:<22}{m[f'{key}_mae']:>9.3f}{m[f'{key}_rmse']:>9.3f}"
               f"{m[f'{key}_smape']:>9.2f}{m[f'{key}_mase']:>8.3f}")
     seasonal = m["baseline_seasonal_naive_mase"]
-    print(f"model MASE vs seasonal naive: {100 * (1 - m['test_mase'] / seasonal):+.1f}% lower; "
-          f"vs ETS: {m['test_mase'] / m['baseline_ets_mase']:.2f}x" if "baseline_ets_mase" in m
-          else "")
+    ets = (f"; vs ETS: {m['test_mase'] / m['baseline_ets_mase']:.2f}x"
+           if "baseline_ets_mase" in m else "")
+    print(f"model MASE vs seasonal naive: {100 * (1 - m['test_mase'] / seasonal):+.1f}% lower"
+          + ets)
     print(f"{levels[0]:g}-{levels[-1]:g} interval coverage: {m['test_coverage']:.1%}")
     steps = sorted({1, max(1, w.horizon // 4), max(1, w.horizon // 2), w.horizon})
     per_step = pipeline.backtest["per_step"]

@@ -166,6 +166,7 @@ def cmd_predict(args) -> int:
     import tensorflow as tf
 
     from suite import export, registry
+    from suite.export import ExportError
 
     target = Path(args.target)
     if target.is_dir():
@@ -184,7 +185,10 @@ def cmd_predict(args) -> int:
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    serve = tf.saved_model.load(str(version_dir)).signatures[manifest["signature_name"]]
+    try:
+        serve = tf.saved_model.load(str(version_dir)).signatures[manifest["signature_name"]]
+    except (OSError, KeyError, tf.errors.OpError) as e:
+        raise ExportError(f"cannot load the model in {str(version_dir)!r}: {e}") from None
     try:
         outputs = serve(**inputs)
     except tf.errors.InvalidArgumentError as e:
@@ -209,8 +213,12 @@ def cmd_runs(args) -> int:
         cls = registry.get(name)
         metric = f"test_{cls.main_metric}"
         baseline = f"baseline_{cls.main_baseline}_{cls.main_metric}"
-        runs = mlflow.search_runs(experiment_names=[name], max_results=args.limit,
-                                  order_by=["attributes.start_time DESC"])
+        try:
+            runs = mlflow.search_runs(experiment_names=[name], max_results=args.limit,
+                                      order_by=["attributes.start_time DESC"])
+        except Exception as e:  # the store is the user's: say which and why
+            print(f"error: cannot read runs from {tracking_uri()}: {e}", file=sys.stderr)
+            return EXIT_FAILED
         for _, run in runs.iterrows():
             rows.append((name, run["run_id"], f"{run['start_time']:%Y-%m-%d %H:%M}",
                          run["status"], metric, _fmt(_cell(run, f"metrics.{metric}")),

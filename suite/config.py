@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import types
 import typing
@@ -33,7 +34,7 @@ def option(default, *, choices=None, min=None, max=None, help=""):
         choices: the allowed values, if the field is an enumeration.
         min: the smallest allowed value (inclusive), for numbers and each number of a tuple.
         max: the largest allowed value (inclusive).
-        help: one line shown with the key in error messages and `suite run --help-config`.
+        help: one line saying what the key does, for readers of the config class.
     """
     metadata = {"choices": choices, "min": min, "max": max, "help": help}
     return dataclasses.field(default=default, metadata=metadata)
@@ -313,6 +314,8 @@ def _check_bounds(key: str, value, field: dataclasses.Field) -> None:
             f"config key {key!r}: got {value!r}, expected one of {', '.join(map(str, choices))}"
         )
     for v in value if isinstance(value, tuple) else (value,):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"config key {key!r}: got {value!r}, expected a finite number")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             if (lo is not None and v < lo) or (hi is not None and v > hi):
                 bounds = " and ".join(

@@ -67,9 +67,9 @@ def export(archive, root: str | Path, pipeline: str, manifest: dict) -> Path:
         The new version's directory.
     """
     model_dir = Path(root) / pipeline
-    model_dir.mkdir(parents=True, exist_ok=True)
     tmp = model_dir / f".tmp-{uuid.uuid4().hex}"
     try:
+        model_dir.mkdir(parents=True, exist_ok=True)
         archive.write_out(str(tmp), verbose=False)
         while True:
             version = _next_version(model_dir)
@@ -85,14 +85,16 @@ def export(archive, root: str | Path, pipeline: str, manifest: dict) -> Path:
                 raise
             _bump_counter(model_dir, version)
             return target
+    except OSError as e:
+        raise ExportError(f"cannot export {pipeline!r} under {str(root)!r}: {e}; no new "
+                          "version was written") from e
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _next_version(model_dir: Path) -> int:
-    highest = max(versions(model_dir) + [int(p.name) for p in model_dir.iterdir()
-                                         if p.name.isdigit()], default=0)
+    highest = max((int(p.name) for p in model_dir.iterdir() if p.name.isdigit()), default=0)
     try:
         highest = max(highest, int((model_dir / _COUNTER).read_text().strip() or 0))
     except (OSError, ValueError):
@@ -102,6 +104,10 @@ def _next_version(model_dir: Path) -> int:
 
 def _bump_counter(model_dir: Path, version: int) -> None:
     counter = model_dir / _COUNTER
+    try:
+        version = max(version, int(counter.read_text().strip() or 0))
+    except (OSError, ValueError):
+        pass
     tmp = model_dir / f".tmp-counter-{uuid.uuid4().hex}"
     tmp.write_text(f"{version}\n")
     os.replace(tmp, counter)

@@ -23,6 +23,7 @@ from suite.training import Trainer
 log = logging.getLogger(__name__)
 
 BACKUP_ROOT = Path(".suite") / "backups"
+_RUN_CONTROL = ("trainer.verbose", "trainer.resume")  # how a run is shown, not what it trains
 
 
 @dataclasses.dataclass
@@ -36,7 +37,6 @@ class RunResult:
     main_metric: str
     baseline_metric: str
     tracking_errors: list[str]
-    skipped: int
     experiment_id: str | None = None
 
     @property
@@ -122,8 +122,7 @@ class Pipeline:
 
     def backup_dir(self, info: DataInfo) -> Path:
         """Where an interrupted run of this exact config and data keeps its state."""
-        params = {k: v for k, v in flatten(self.config).items()
-                  if k not in ("trainer.verbose", "trainer.resume")}
+        params = {k: v for k, v in flatten(self.config).items() if k not in _RUN_CONTROL}
         key = json.dumps([self.name, info.fingerprint, params], sort_keys=True, default=str)
         return BACKUP_ROOT / f"{self.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
@@ -143,10 +142,13 @@ class Pipeline:
         tracker = Tracker(self.name)
         tracker.start(run_name=f"{self.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}",
                       run_id=self._interrupted_run_id(backup))
-        if tracker.run_id:
+        if tracker.run_id and self.config.trainer.resume:
             backup.mkdir(parents=True, exist_ok=True)
             (backup / "mlflow_run_id").write_text(tracker.run_id)
-        tracker.log_params(flatten(self.config))
+        params = flatten(self.config)
+        if self.trainer.resume_epoch():  # the run holds them; only these may differ
+            params = {k: v for k, v in params.items() if k not in _RUN_CONTROL}
+        tracker.log_params(params)
         tracker.set_tags({"pipeline": self.name, "git_commit": git_commit(),
                           "data_fingerprint": info.fingerprint, "data_source": info.source,
                           "data_skipped": len(info.skipped)})
@@ -187,7 +189,7 @@ class Pipeline:
             pipeline=self.name, metrics=metrics, export_dir=export_dir, run_id=tracker.run_id,
             main_metric=f"test_{self.main_metric}",
             baseline_metric=f"baseline_{self.main_baseline}_{self.main_metric}",
-            tracking_errors=list(tracker.errors), skipped=len(info.skipped),
+            tracking_errors=list(tracker.errors),
             experiment_id=tracker.experiment_id,
         )
 

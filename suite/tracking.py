@@ -114,8 +114,12 @@ class Tracker:
 
     def end(self, status: str = "FINISHED") -> None:
         """Closes the run with `status` (`FINISHED`, `FAILED`, `KILLED`)."""
-        if self.run_id is not None and self._mlflow is not None:
-            self._guard("end the run", lambda: self._mlflow.end_run(status=status))
+        if self.run_id is None or self._mlflow is None:
+            return
+        try:  # even after a failure: a run left open would block the next one in-process
+            self._mlflow.end_run(status="FAILED" if self.errors else status)
+        except Exception as e:
+            log.error("MLflow could not end the run at %s: %s", self.uri, e)
 
     def keras_callback(self) -> keras.callbacks.Callback:
         """A callback logging every epoch's `loss`, `val_loss`, ... at step = epoch."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from suite.config import TrainerConfig
+from suite.config import ConfigError, TrainerConfig
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,8 @@ class Trainer:
         """
         keras.utils.set_random_seed(self.config.seed)
         train_ds = self.input_pipeline(train, training=True, augment=augment)
+        if val is not None and int(val.cardinality()) == 0:
+            val = None
         val_ds = self.input_pipeline(val, training=False) if val is not None else None
         cbs = list(callbacks)
         if val_ds is not None and self.config.early_stopping_patience > 0:
@@ -183,7 +185,7 @@ def _cluster_workers() -> int:
     try:
         cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
     except ValueError:
-        raise ValueError(f"TF_CONFIG is not JSON: {os.environ['TF_CONFIG']!r}") from None
+        raise ConfigError(f"TF_CONFIG is not JSON: {os.environ['TF_CONFIG']!r}") from None
     return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
 
 

@@ -105,3 +105,9 @@ def test_resolve_fills_per_dataset_defaults_but_keeps_what_the_user_set():
     assert load_config(ForecastingConfig, overrides=["data.dataset=sunspots",
                                                      "trainer.batch_size=64"]
                        ).trainer.batch_size == 64
+
+
+@pytest.mark.parametrize("override", ["trainer.learning_rate=nan", "data.val_fraction=inf"])
+def test_non_finite_numbers_are_refused(override):
+    with pytest.raises(ConfigError, match="expected a finite number"):
+        load_config(Config, overrides=[override])

@@ -59,7 +59,7 @@ class _FailingArchive:
 def test_failure_mid_export_leaves_no_version_and_keeps_the_previous(tmp_path):
     good = export.export(_archive(), tmp_path, "toy", {"note": "good"})
     before = {p: p.stat().st_mtime for p in good.rglob("*")}
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(export.ExportError, match="No space left.*no new version was written"):
         export.export(_FailingArchive(), tmp_path, "toy", {})
     assert _listing(tmp_path / "toy") == [".last_version", "1"]
     assert {p: p.stat().st_mtime for p in good.rglob("*")} == before
@@ -73,7 +73,7 @@ def test_failure_at_the_rename_leaves_nothing_half_written(tmp_path, monkeypatch
         raise PermissionError(13, "Permission denied", str(dst))
 
     monkeypatch.setattr(export.os, "rename", broken_rename)
-    with pytest.raises(PermissionError):
+    with pytest.raises(export.ExportError, match="Permission denied"):
         export.export(_archive(), tmp_path, "toy", {})
     assert _listing(tmp_path / "toy") == [".last_version", "1"]
 

@@ -50,3 +50,19 @@ def test_an_unreachable_store_is_reported_not_raised(tmp_path):
     tracker.end()
     assert len(tracker.errors) == 1
     assert "MLflow could not start a run" in tracker.errors[0]
+
+
+def test_a_failure_mid_run_still_closes_the_run(monkeypatch):
+    tracker = Tracker("toy")
+    run_id = tracker.start()
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("store went away")
+
+    monkeypatch.setattr(mlflow, "log_params", refuse)
+    tracker.log_params({"a": 1})
+    tracker.end()
+    assert "store went away" in tracker.errors[0]
+    assert mlflow.active_run() is None
+    assert mlflow.get_run(run_id).info.status == "FAILED"
+    assert Tracker("toy").start() is not None  # the next run in this process can start

@@ -126,3 +126,10 @@ def _graph_ops(ds):
     graph = tf.compat.v1.GraphDef()
     graph.ParseFromString(ds._as_serialized_graph().numpy())
     return {node.op for node in graph.node}
+
+
+def test_an_empty_validation_split_trains_without_early_stopping():
+    trainer = Trainer(TrainerConfig(epochs=3, batch_size=16, early_stopping_patience=1,
+                                    reduce_lr_patience=1))
+    history = trainer.fit(_model(trainer), _data(), _data().take(0), monitor="val_loss")
+    assert history.epoch == [0, 1, 2] and "val_loss" not in history.history

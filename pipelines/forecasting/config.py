@@ -64,6 +64,7 @@ class ForecastingConfig(Config):
     def check(self) -> None:
         super().check()
         q = self.model.quantiles
-        if len(q) < 1 or list(q) != sorted(set(q)):
+        if 0.5 not in q or list(q) != sorted(set(q)):
             raise ConfigError(f"config key 'model.quantiles': got {q!r}, expected distinct "
-                              "ascending levels between 0 and 1, e.g. 0.1,0.5,0.9")
+                              "ascending levels between 0 and 1 including the median 0.5, "
+                              "e.g. 0.1,0.5,0.9")

@@ -5,7 +5,9 @@ Windows are indexed by their forecast origin `t`: the model reads `values[t - lo
 in time: the test part is the last `test_size` steps and the validation part the
 `val_size` steps before it. A window belongs to the part that holds its *targets*; its
 history may reach back into earlier parts, as it would in real use. Training targets all
-lie before the validation part, so no later value reaches training.
+lie before the validation part, so no later observed value reaches training (a gap
+filled by interpolation at the very end of the training part leans on the next observed
+value, as any time interpolation does).
 """
 
 from __future__ import annotations
@@ -226,6 +228,13 @@ def windowing(config, series: Series) -> Windowing:
             f"{series.source}: the series has {n} steps, too short for lookback {w.lookback} "
             f"+ horizon {w.horizon} + validation {w.val_size} + test {w.test_size} = {needed}"
         )
+    train = series.values[: n - w.test_size - w.val_size, 0]
+    if len(train) <= w.season or not np.abs(train[w.season:] - train[:-w.season]).mean() > 0:
+        raise DataError(
+            f"{series.source}: the training part ({len(train)} steps before validation) must "
+            f"be longer than one season ({w.season}) and not repeat itself exactly: MASE is "
+            "scaled by its seasonal naive error"
+        )
     return w
 
 
@@ -245,7 +254,8 @@ def windows(values: np.ndarray, starts: np.ndarray, w: Windowing) -> tf.data.Dat
     series = tf.constant(values, tf.float32)
 
     def cut(t):
-        return series[t - w.lookback:t], series[t:t + w.horizon, 0]
+        history = tf.ensure_shape(series[t - w.lookback:t], (w.lookback, values.shape[1]))
+        return history, tf.ensure_shape(series[t:t + w.horizon, 0], (w.horizon,))
 
     return tf.data.Dataset.from_tensor_slices(starts.astype(np.int64)).map(
         cut, num_parallel_calls=tf.data.AUTOTUNE)

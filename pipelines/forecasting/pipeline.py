@@ -132,15 +132,16 @@ class ForecastingPipeline(Pipeline):
 
 
 def _median_index(quantiles) -> int:
-    levels = list(quantiles)
-    return levels.index(0.5) if 0.5 in levels else len(levels) // 2
+    return list(quantiles).index(0.5)  # the config requires the median
 
 
 def _history(manifest: dict, path: str):
     spec = manifest["series"]
     columns = spec["columns"]
-    series = data.read_csv(path, target=None, frequency=spec["frequency"],
-                           covariates=tuple(columns[1:]))
+    with open(path, encoding="utf-8", errors="replace") as f:
+        header = [c.strip() for c in f.readline().strip().split(",")]
+    series = data.read_csv(path, target=columns[0] if columns[0] in header else None,
+                           frequency=spec["frequency"], covariates=tuple(columns[1:]))
     if len(series.values) < spec["lookback"]:
         raise ValueError(f"{path}: {len(series.values)} rows, the model needs the last "
                          f"{spec['lookback']}")

@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 from suite.data.validation import DataError, Skipped
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+_DECODABLE = {"PNG", "JPEG", "BMP", "GIF"}  # what tf.io.decode_image reads
 
 
 def decode_image(data: tf.Tensor, size: tuple[int, int], channels: int) -> tf.Tensor:
@@ -80,6 +81,10 @@ def _readable(path: Path, skipped: Skipped) -> bool:
     try:
         with Image.open(path) as image:
             image.load()
+            if image.format not in _DECODABLE:
+                raise ValueError(f"{image.format} data, which the model's decoder cannot read")
+            if image.mode == "CMYK":
+                raise ValueError("CMYK colours, which the model's decoder cannot read")
         return True
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         skipped.report(path, f"not a readable image ({type(e).__name__}: {e})")

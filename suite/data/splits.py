@@ -59,18 +59,21 @@ def stratified_split(labels, val_fraction: float, test_fraction: float, seed: in
     idx = np.arange(len(labels))
     if limit is not None and limit < len(idx):
         idx, _ = train_test_split(idx, train_size=limit, random_state=seed,
-                                  stratify=_stratify(labels[idx]))
+                                  stratify=_stratify(labels[idx], limit / len(idx)))
     rest, test = train_test_split(idx, test_size=test_fraction, random_state=seed,
-                                  stratify=_stratify(labels[idx]))
+                                  stratify=_stratify(labels[idx], test_fraction))
     val = np.array([], dtype=int)
     if val_fraction > 0:
         share = val_fraction / (1.0 - test_fraction)
         rest, val = train_test_split(rest, test_size=share, random_state=seed,
-                                     stratify=_stratify(labels[rest]))
+                                     stratify=_stratify(labels[rest], share))
     return {"train": np.sort(rest), "val": np.sort(val), "test": np.sort(test)}
 
 
-def _stratify(labels: np.ndarray):
-    """Stratify only where every class has at least two examples (else a plain split)."""
+def _stratify(labels: np.ndarray, share: float):
+    """Stratify where it is possible: every class has two examples and each side of the
+    split gets at least one per class; otherwise split at random."""
     _, counts = np.unique(labels, return_counts=True)
-    return labels if len(counts) and counts.min() >= 2 else None
+    smaller = min(share, 1.0 - share) * len(labels)
+    possible = len(counts) and counts.min() >= 2 and int(smaller) >= len(counts)
+    return labels if possible else None

@@ -58,3 +58,14 @@ def test_decode_converts_channels_resizes_and_scales(tmp_path, mode, channels):
 def test_decode_rejects_garbage():
     with pytest.raises(tf.errors.InvalidArgumentError):
         decode_image(tf.constant(b"garbage"), (4, 4), 3)
+
+
+def test_an_image_the_decoder_cannot_read_is_skipped(tmp_path):
+    root = _folder(tmp_path / "data")
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(root / "cat" / "photo.png",
+                                                        format="TIFF")
+    skipped = Skipped("skip")
+    paths, _, _ = scan_class_folders(root, skipped)
+    assert not any(p.endswith("photo.png") for p in paths)
+    assert any("cat/photo.png: not a readable image (ValueError: TIFF data" in s
+               for s in skipped.items)

@@ -31,3 +31,9 @@ def test_fingerprints_change_with_content(tmp_path):
     before = fingerprint_files([tmp_path / "x"], tmp_path)
     (tmp_path / "x").write_text("2")
     assert fingerprint_files([tmp_path / "x"], tmp_path) != before
+
+
+def test_tiny_limits_fall_back_to_a_random_split():
+    labels = np.repeat(np.arange(10), 20)
+    idx = stratified_split(labels, 0.1, 0.2, seed=0, limit=30)
+    assert sum(len(v) for v in idx.values()) == 30 and len(idx["test"]) == 6

@@ -159,13 +159,20 @@ def test_sunspots_end_to_end_export_in_raw_units(workdir, capsys):
 
     csv = workdir / "history.csv"
     years = pd.date_range("1960", periods=40, freq="YS").strftime("%Y-%m-%d")
-    pd.DataFrame({"year": years, "spots": data.load_embedded("sunspots").values[-40:, 0]}
+    pd.DataFrame({"year": years, "sunspots": data.load_embedded("sunspots").values[-40:, 0]}
                  ).to_csv(csv, index=False)
     capsys.readouterr()
     assert main(["predict", "forecasting", str(csv)]) == 0
     out_lines = capsys.readouterr().out.splitlines()
     assert out_lines[2].split() == ["step", "time", "q0.1", "q0.5", "q0.9"]
     assert out_lines[3].split()[:2] == ["1", "2000-01-01"] and len(out_lines) == 8
+
+    reordered = workdir / "reordered.csv"
+    pd.DataFrame({"year": years, "other": np.arange(40.0),
+                  "sunspots": data.load_embedded("sunspots").values[-40:, 0]}
+                 ).to_csv(reordered, index=False)
+    assert main(["predict", "forecasting", str(reordered)]) == 0
+    assert capsys.readouterr().out.splitlines()[3:] == out_lines[3:]  # the target by its name
 
     short = workdir / "short.csv"
     pd.DataFrame({"year": years[:10], "spots": range(10)}).to_csv(short, index=False)
@@ -202,3 +209,13 @@ def test_limit_keeps_the_latest_training_windows_and_the_whole_backtest():
     assert small.info.sizes == {**full.info.sizes, "train": 50}
     np.testing.assert_array_equal(small.info.extra["origins"]["train"],
                                   full.info.extra["origins"]["train"][-50:])
+
+
+def test_a_training_part_shorter_than_a_season_is_an_error(tmp_path):
+    path = _daily_csv(tmp_path / "s.csv", days=60)
+    config = load_config(ForecastingConfig, overrides=[
+        f"data.path={path}", "data.test_size=25", "data.val_size=25", "data.lookback=3",
+        "data.horizon=2", "data.season=12"])
+    with pytest.raises(DataError, match=r"training part \(10 steps before validation\) must "
+                                        r"be longer than one season \(12\)"):
+        data.load(config.data)
