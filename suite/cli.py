@@ -122,24 +122,20 @@ def cmd_run(args) -> int:
 
 
 def _report(result, seconds: float) -> None:
+    from suite.tracking import tracking_uri
+
     print(f"\n[{result.pipeline}] finished in {seconds:.0f}s")
     width = max(len(k) for k in result.metrics)
     for key, value in result.metrics.items():
         print(f"  {key:<{width}}  {value:.4f}")
     print(f"  exported to {result.export_dir}")
     if result.run_id:
-        print(f"  MLflow run {result.run_id}: `mlflow ui --backend-store-uri {_uri_hint()}`, "
+        print(f"  MLflow run {result.run_id}: `mlflow ui --backend-store-uri {tracking_uri()}`, "
               f"then http://127.0.0.1:5000/#/experiments/{result.experiment_id}/runs/"
               f"{result.run_id}")
     for error in result.tracking_errors:
         print(f"  warning: {error}\n  the model was still exported to {result.export_dir}",
               file=sys.stderr)
-
-
-def _uri_hint() -> str:
-    from suite.tracking import tracking_uri
-
-    return tracking_uri()
 
 
 def _summary(results, failed) -> str:

@@ -139,17 +139,19 @@ class Pipeline:
 
         backup = self.backup_dir(info)
         self.trainer.backup_dir = backup
+        resumed = self.config.trainer.resume and self.trainer.resume_epoch() > 0
+        commit = git_commit()
         tracker = Tracker(self.name)
         tracker.start(run_name=f"{self.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}",
-                      run_id=self._interrupted_run_id(backup))
+                      run_id=_read_run_id(backup) if resumed else None)
         if tracker.run_id and self.config.trainer.resume:
             backup.mkdir(parents=True, exist_ok=True)
             (backup / "mlflow_run_id").write_text(tracker.run_id)
         params = flatten(self.config)
-        if self.trainer.resume_epoch():  # the run holds them; only these may differ
+        if resumed:  # the run holds them already; only these may differ
             params = {k: v for k, v in params.items() if k not in _RUN_CONTROL}
         tracker.log_params(params)
-        tracker.set_tags({"pipeline": self.name, "git_commit": git_commit(),
+        tracker.set_tags({"pipeline": self.name, "git_commit": commit,
                           "data_fingerprint": info.fingerprint, "data_source": info.source,
                           "data_skipped": len(info.skipped)})
         if info.skipped:
@@ -173,7 +175,7 @@ class Pipeline:
                 tracker.log_figure(figure, name)
             for path, text in self.artifacts().items():
                 tracker.log_text(text, path)
-            manifest = self._manifest(info, metrics, tracker.run_id)
+            manifest = self._manifest(info, metrics, tracker.run_id, commit)
             export_dir = export.export(self.serving_model(model, info), self.config.export.dir,
                                        self.name, manifest)
             tracker.set_tags({"export_dir": export_dir})
@@ -193,15 +195,8 @@ class Pipeline:
             experiment_id=tracker.experiment_id,
         )
 
-    def _interrupted_run_id(self, backup: Path) -> str | None:
-        if not self.config.trainer.resume or not self.trainer.resume_epoch():
-            return None
-        try:
-            return (backup / "mlflow_run_id").read_text().strip() or None
-        except OSError:
-            return None
-
-    def _manifest(self, info: DataInfo, metrics: dict, run_id: str | None) -> dict:
+    def _manifest(self, info: DataInfo, metrics: dict, run_id: str | None,
+                  commit: str | None) -> dict:
         return {
             "pipeline": self.name,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -213,6 +208,14 @@ class Pipeline:
             "mlflow_run_id": run_id,
             "data_fingerprint": info.fingerprint,
             "data_source": info.source,
-            "git_commit": git_commit(),
+            "git_commit": commit,
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         }
+
+
+def _read_run_id(backup: Path) -> str | None:
+    """The MLflow run an interrupted run of this config logged to, if it noted one."""
+    try:
+        return (backup / "mlflow_run_id").read_text().strip() or None
+    except OSError:
+        return None

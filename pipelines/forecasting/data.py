@@ -184,6 +184,16 @@ def read_csv(path, time_column=None, target=None, covariates=(), frequency=None,
                   f"csv: {path}", gaps)
 
 
+def csv_columns(path) -> list[str]:
+    """The header of a CSV file (its column names, stripped)."""
+    try:
+        return [str(c).strip() for c in pd.read_csv(path, nrows=0).columns]
+    except OSError as e:
+        raise DataError(f"{path}: cannot read it ({e.strerror or e})") from None
+    except (ValueError, pd.errors.ParserError) as e:  # also UnicodeDecodeError, EmptyDataError
+        raise DataError(f"{path}: not a readable CSV ({e})") from None
+
+
 def _infer_frequency(index: pd.DatetimeIndex, path) -> str:
     """The frequency of the timestamps; with gaps, the one most short runs agree on."""
     if len(index) >= 3:

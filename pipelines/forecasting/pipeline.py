@@ -138,8 +138,7 @@ def _median_index(quantiles) -> int:
 def _history(manifest: dict, path: str):
     spec = manifest["series"]
     columns = spec["columns"]
-    with open(path, encoding="utf-8", errors="replace") as f:
-        header = [c.strip() for c in f.readline().strip().split(",")]
+    header = data.csv_columns(path)
     series = data.read_csv(path, target=columns[0] if columns[0] in header else None,
                            frequency=spec["frequency"], covariates=tuple(columns[1:]))
     if len(series.values) < spec["lookback"]:

@@ -174,6 +174,9 @@ def test_sunspots_end_to_end_export_in_raw_units(workdir, capsys):
     assert main(["predict", "forecasting", str(reordered)]) == 0
     assert capsys.readouterr().out.splitlines()[3:] == out_lines[3:]  # the target by its name
 
+    assert main(["predict", "forecasting", str(workdir / "missing.csv")]) == 2
+    assert "missing.csv: cannot read it" in capsys.readouterr().err
+
     short = workdir / "short.csv"
     pd.DataFrame({"year": years[:10], "spots": range(10)}).to_csv(short, index=False)
     assert main(["predict", "forecasting", str(short)]) == 2
