@@ -3,4 +3,5 @@
 PIPELINES = {
     "image-classification": "pipelines.image_classification.pipeline:ImageClassificationPipeline",
     "forecasting": "pipelines.forecasting.pipeline:ForecastingPipeline",
+    "translation": "pipelines.translation.pipeline:TranslationPipeline",
 }

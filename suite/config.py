@@ -59,6 +59,9 @@ class TrainerConfig:
     learning_rate: float = option(1e-3, min=1e-9, max=10.0, help="initial learning rate")
     optimizer: str = option("adam", choices=("adam", "adamw", "sgd", "rmsprop"))
     weight_decay: float = option(0.0, min=0.0, help="decoupled weight decay (adamw)")
+    gradient_clip_norm: float | None = option(
+        None, min=1e-6, help="clip each gradient to this norm (none: no clipping)"
+    )
     jit_compile: str = option("auto", choices=("auto", "true", "false"), help="XLA")
     mixed_precision: bool = option(False, help="mixed_float16 compute, float32 variables")
     strategy: str = option("default", choices=("default", "mirrored", "multi_worker"))

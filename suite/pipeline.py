@@ -106,6 +106,10 @@ class Pipeline:
         """An optional per-batch training augmentation `(x, y) -> (x, y)`."""
         return None
 
+    def batching(self, info: DataInfo):
+        """An optional `(dataset, batch_size) -> batches` replacing `Dataset.batch`."""
+        return None
+
     # --- `suite predict`: how command-line inputs meet the exported signature ----------
 
     @classmethod
@@ -164,6 +168,7 @@ class Pipeline:
             history = self.trainer.fit(
                 model, splits.train, splits.val, monitor=self.monitor, mode=self.monitor_mode,
                 callbacks=[tracker.keras_callback()], augment=self.augment(info),
+                batch=self.batching(info),
             )
             self.history, self.epochs = history.history, list(history.epoch)
             print(f"[{self.name}] evaluating against the baselines", file=sys.stderr)

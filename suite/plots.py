@@ -62,3 +62,54 @@ def confusion_matrix(matrix, labels: list[str], title: str = "Confusion matrix")
                     ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
                             color="white" if shares[i, j] > 0.5 else "black")
     return figure
+
+
+def metric_by_group(groups: list[str], series: dict[str, list[float]], counts: list[int],
+                    metric: str, xlabel: str, title: str) -> Figure:
+    """One line per model of a metric over ordered groups (e.g. length buckets).
+
+    Args:
+        groups: the group labels, in order along the x axis.
+        series: model name -> the metric per group (NaN where a group is empty).
+        counts: the number of examples per group, written under each label.
+        metric: the metric's name (y axis).
+        xlabel: what the groups are.
+        title: the figure title.
+    """
+    figure = Figure(figsize=(7, 4.2), layout="constrained")
+    ax = figure.subplots()
+    x = np.arange(len(groups))
+    for name, values in series.items():
+        ax.plot(x, values, marker="o", label=name)
+    ax.set_xticks(x, [f"{g}\n(n={c})" for g, c in zip(groups, counts)])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(metric)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return figure
+
+
+def attention_map(weights, source: list[str], target: list[str], title: str = "") -> Figure:
+    """An attention heat map: one row per output token, one column per input token.
+
+    Args:
+        weights: `[len(target), len(source)]` attention weights (rows sum to 1).
+        source: the input tokens (columns).
+        target: the output tokens (rows).
+        title: the figure title (e.g. the sentence and its translation).
+    """
+    weights = np.asarray(weights)
+    figure = Figure(figsize=(max(4.0, 0.42 * len(source) + 2.0),
+                             max(3.0, 0.36 * len(target) + 1.8)), layout="constrained")
+    ax = figure.subplots()
+    image = ax.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    figure.colorbar(image, ax=ax, label="attention weight", shrink=0.8)
+    ax.set_xticks(range(len(source)), source, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(target)), target, fontsize=8)
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return figure

@@ -87,6 +87,8 @@ class Trainer:
         kwargs = {"learning_rate": self.config.learning_rate}
         if self.config.optimizer == "adamw":
             kwargs["weight_decay"] = self.config.weight_decay
+        if self.config.gradient_clip_norm is not None:
+            kwargs["clipnorm"] = self.config.gradient_clip_norm
         return cls(**kwargs)
 
     def compile(self, model: keras.Model, loss, metrics=(), **kwargs) -> keras.Model:
@@ -101,7 +103,8 @@ class Trainer:
         )
         return model
 
-    def input_pipeline(self, ds: tf.data.Dataset, training: bool, augment=None) -> tf.data.Dataset:
+    def input_pipeline(self, ds: tf.data.Dataset, training: bool, augment=None,
+                       batch=None) -> tf.data.Dataset:
         """Caches (in memory, where it fits in `trainer.cache_mb`), shuffles (training only),
         batches, augments and prefetches a dataset.
 
@@ -109,20 +112,22 @@ class Trainer:
             ds: an unbatched dataset of `(inputs, targets)` examples.
             training: shuffle each epoch and apply `augment`.
             augment: an optional function applied to each training batch `(x, y) -> (x, y)`.
+            batch: an optional `(dataset, batch_size) -> batched dataset` replacing the plain
+                `Dataset.batch` (e.g. padding sequences in length buckets).
         """
         if _size_in_bytes(ds) <= self.config.cache_mb * 2**20:
             ds = ds.cache()
         if training:
             ds = ds.shuffle(_cardinality(ds, 10_000), seed=self.config.seed,
                             reshuffle_each_iteration=True)
-        ds = ds.batch(self.config.batch_size)
+        ds = batch(ds, self.config.batch_size) if batch else ds.batch(self.config.batch_size)
         if training and augment is not None:
             ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)
 
     def fit(self, model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset | None = None,
             *, monitor: str = "val_loss", mode: str = "auto", callbacks=(), augment=None,
-            ) -> keras.callbacks.History:
+            batch=None) -> keras.callbacks.History:
         """Trains `model` with early stopping, best-weight restore and resumable backups.
 
         Args:
@@ -133,12 +138,14 @@ class Trainer:
             mode: `"min"`, `"max"` or `"auto"` for `monitor`.
             callbacks: extra Keras callbacks (e.g. MLflow logging).
             augment: an optional per-batch training augmentation.
+            batch: an optional batching function (see `input_pipeline`).
         """
         keras.utils.set_random_seed(self.config.seed)
-        train_ds = self.input_pipeline(train, training=True, augment=augment)
+        train_ds = self.input_pipeline(train, training=True, augment=augment, batch=batch)
         if val is not None and int(val.cardinality()) == 0:
             val = None
-        val_ds = self.input_pipeline(val, training=False) if val is not None else None
+        val_ds = (self.input_pipeline(val, training=False, batch=batch)
+                  if val is not None else None)
         cbs = list(callbacks)
         if val_ds is not None and self.config.early_stopping_patience > 0:
             cbs.append(keras.callbacks.EarlyStopping(

@@ -1,9 +1,12 @@
 """Keras building blocks shared by the pipelines, one public class per file."""
 
+from suite.blocks.bahdanau_attention import BahdanauAttention
 from suite.blocks.conv_block import ConvBlock
 from suite.blocks.dense_head import DenseHead
+from suite.blocks.luong_attention import LuongAttention
 from suite.blocks.quantile_head import QuantileHead
 from suite.blocks.recurrent_encoder import RecurrentEncoder
 from suite.blocks.window_scaler import WindowScaler
 
-__all__ = ["ConvBlock", "DenseHead", "QuantileHead", "RecurrentEncoder", "WindowScaler"]
+__all__ = ["BahdanauAttention", "ConvBlock", "DenseHead", "LuongAttention", "QuantileHead",
+           "RecurrentEncoder", "WindowScaler"]

@@ -22,6 +22,9 @@ class RecurrentEncoder(keras.layers.Layer):
         dropout: dropout on each layer's inputs (0 for none).
         bidirectional: read the sequence both ways and concatenate (output width 2 x units).
         return_sequences: return `[batch, time, width]` instead of `[batch, width]`.
+        return_state: also return the last layer's final states (`[h, c]` for an LSTM,
+            `[h]` for a GRU), each `[batch, width]` with both directions concatenated;
+            the call then returns `(output, states)`.
         **kwargs: standard layer arguments.
 
     Example:
@@ -31,7 +34,7 @@ class RecurrentEncoder(keras.layers.Layer):
     """
 
     def __init__(self, units, depth=1, cell="lstm", dropout=0.0, bidirectional=False,
-                 return_sequences=False, **kwargs):
+                 return_sequences=False, return_state=False, **kwargs):
         super().__init__(**kwargs)
         if cell not in _CELLS:
             raise ValueError(f"RecurrentEncoder cell: got {cell!r}, expected one of "
@@ -48,6 +51,7 @@ class RecurrentEncoder(keras.layers.Layer):
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
         self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -58,6 +62,7 @@ class RecurrentEncoder(keras.layers.Layer):
             layer = _CELLS[self.cell](
                 self.units, dropout=self.dropout,
                 return_sequences=self.return_sequences or not last,
+                return_state=self.return_state and last,
                 dtype=self.dtype_policy, name=f"{self.cell}_{i}",
             )
             if self.bidirectional:
@@ -65,28 +70,44 @@ class RecurrentEncoder(keras.layers.Layer):
                                                    name=f"bidirectional_{i}")
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
+            if self.return_state and last:
+                shape = shape[0]
             self._stack.append(layer)
 
     def call(self, inputs, mask=None, training=None):
         x = inputs
         for layer in self._stack:
             x = layer(x, mask=mask, training=training)
-        return x
+        if not self.return_state:
+            return x
+        output, states = x[0], list(x[1:])
+        if self.bidirectional:  # [forward states..., backward states...] -> pairs joined
+            half = len(states) // 2
+            states = [keras.ops.concatenate([f, b], axis=-1)
+                      for f, b in zip(states[:half], states[half:])]
+        return output, states
 
     def compute_mask(self, inputs, mask=None):
-        return mask if self.return_sequences else None
+        output_mask = mask if self.return_sequences else None
+        if self.return_state:
+            return output_mask, [None] * (2 if self.cell == "lstm" else 1)
+        return output_mask
 
     def compute_output_shape(self, input_shape):
         width = self.units * (2 if self.bidirectional else 1)
         if self.return_sequences:
-            return (input_shape[0], input_shape[1], width)
-        return (input_shape[0], width)
+            output = (input_shape[0], input_shape[1], width)
+        else:
+            output = (input_shape[0], width)
+        if self.return_state:
+            return output, [(input_shape[0], width)] * (2 if self.cell == "lstm" else 1)
+        return output
 
     def get_config(self):
         config = super().get_config()
         config.update({
             "units": self.units, "depth": self.depth, "cell": self.cell,
             "dropout": self.dropout, "bidirectional": self.bidirectional,
-            "return_sequences": self.return_sequences,
+            "return_sequences": self.return_sequences, "return_state": self.return_state,
         })
         return config

@@ -31,3 +31,21 @@ def test_bad_arguments_name_the_argument():
         RecurrentEncoder(4, cell="rnn")
     with pytest.raises(ValueError, match="units and depth: got 4 and 0"):
         RecurrentEncoder(4, depth=0)
+
+
+def test_final_states_of_both_directions_with_padding():
+    encoder = RecurrentEncoder(3, depth=2, bidirectional=True, return_sequences=True,
+                               return_state=True)
+    x = np.random.default_rng(0).normal(size=(1, 5, 2)).astype("float32")
+    mask = np.array([[True] * 3 + [False] * 2])
+    output, (h, c) = encoder(x, mask=mask)
+    output, h = keras.ops.convert_to_numpy(output), keras.ops.convert_to_numpy(h)
+    assert h.shape == (1, 6) and tuple(c.shape) == (1, 6)
+    np.testing.assert_allclose(h[0, :3], output[0, 2, :3], rtol=1e-5)  # forward: last real
+    np.testing.assert_allclose(h[0, 3:], output[0, 0, 3:], rtol=1e-5)  # backward: first
+    assert encoder.compute_output_shape((1, 5, 2)) == ((1, 5, 6), [(1, 6), (1, 6)])
+
+
+def test_gru_state_is_one_tensor():
+    output, states = RecurrentEncoder(4, cell="gru", return_state=True)(np.ones((2, 3, 2)))
+    assert tuple(output.shape) == (2, 4) and [tuple(s.shape) for s in states] == [(2, 4)]

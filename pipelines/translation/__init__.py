@@ -1,0 +1,1 @@
+"""English -> target-language translation: a BiLSTM encoder and an attention decoder."""
