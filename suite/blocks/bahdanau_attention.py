@@ -56,13 +56,18 @@ class BahdanauAttention(keras.layers.Layer):
         return attend(scores, value, value_mask)
 
     def compute_output_shape(self, query_shape, value_shape):
-        return ((query_shape[0], query_shape[1], value_shape[2]),
-                (query_shape[0], query_shape[1], value_shape[1]))
+        return attention_output_shape(query_shape, value_shape)
 
     def get_config(self):
         config = super().get_config()
         config.update({"units": self.units})
         return config
+
+
+def attention_output_shape(query_shape, value_shape):
+    """The shapes of `(context, weights)` for the given query and value shapes."""
+    return ((query_shape[0], query_shape[1], value_shape[2]),
+            (query_shape[0], query_shape[1], value_shape[1]))
 
 
 def attend(scores, value, value_mask=None):

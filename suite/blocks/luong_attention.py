@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from suite.blocks.bahdanau_attention import attend
+from suite.blocks.bahdanau_attention import attend, attention_output_shape
 
 
 @keras.saving.register_keras_serializable(package="suite")
@@ -52,8 +52,7 @@ class LuongAttention(keras.layers.Layer):
         return attend(scores, value, value_mask)
 
     def compute_output_shape(self, query_shape, value_shape):
-        return ((query_shape[0], query_shape[1], value_shape[2]),
-                (query_shape[0], query_shape[1], value_shape[1]))
+        return attention_output_shape(query_shape, value_shape)
 
     def get_config(self):
         config = super().get_config()

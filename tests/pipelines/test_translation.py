@@ -246,10 +246,12 @@ def test_end_to_end_on_a_tiny_corpus(workdir, capsys):
 
 
 def test_export_translates_like_evaluation(workdir):
-    """The graph the test split was scored with is the graph that is served."""
+    """The graph the test split was scored with is the graph that is served (here with
+    Luong attention, mixed precision and a mirrored strategy)."""
     corpus = tiny_corpus(workdir / "pairs.tsv")
     overrides = [o for o in TINY if o != "--set"] + [
-        f"data.path={corpus}", "trainer.epochs=1", "model.attention=luong"]
+        f"data.path={corpus}", "trainer.epochs=1", "model.attention=luong",
+        "trainer.mixed_precision=true", "trainer.strategy=mirrored"]
     pipeline = TranslationPipeline(load_config(TranslationConfig, overrides=overrides))
     result = pipeline.run()
     sources = [s for s, _ in pipeline.test_pairs]
