@@ -61,8 +61,11 @@ def beam_search(step_fn, state, memory, start_id: int, end_id: int, max_length,
 
     Sequences are ranked by their summed log-probability divided by the GNMT length
     penalty `((5 + length) / 6) ** length_penalty` (Wu et al., 2016); 0 ranks by the
-    plain sum, larger values favour longer outputs. A finished sequence keeps its slot
-    and its score. At `beam_width=1` the result is the greedy one.
+    plain sum, larger values favour longer outputs. A finished sequence keeps competing
+    for a slot (the search ends when every slot holds one), and the best sequence that
+    ever finished is kept apart, so a later, worse one cannot displace it. Only when no
+    sequence finishes within `max_length` is the best unfinished one returned. At
+    `beam_width=1` the result is the greedy one.
 
     Args:
         step_fn: the decoder step (see the module docstring).
@@ -99,11 +102,13 @@ def beam_search(step_fn, state, memory, start_id: int, end_id: int, max_length,
     sequences = tf.fill([batch, k, max_length], tf.constant(pad_id, tf.int32))
     positions = tf.range(max_length)
     offsets = tf.range(batch)[:, None] * k
+    best_score = tf.fill([batch], float("-inf"))
+    best_sequence = tf.fill([batch, max_length], tf.constant(pad_id, tf.int32))
 
-    def cond(t, ids, state, scores, lengths, finished, sequences):
+    def cond(t, ids, state, scores, lengths, finished, sequences, best_score, best_sequence):
         return tf.logical_and(t < max_length, tf.logical_not(tf.reduce_all(finished)))
 
-    def body(t, ids, state, scores, lengths, finished, sequences):
+    def body(t, ids, state, scores, lengths, finished, sequences, best_score, best_sequence):
         logits, state = step_fn(ids, state, memory)
         log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
         vocabulary = tf.shape(log_probs)[-1]
@@ -120,20 +125,34 @@ def beam_search(step_fn, state, memory, start_id: int, end_id: int, max_length,
         lengths = tf.gather(new_lengths, parent, batch_dims=1)
         finished = tf.gather(finished, parent, batch_dims=1)
         token = tf.where(finished, pad_id, token)
-        finished = tf.logical_or(finished, tf.equal(token, end_id))
+        ended = tf.equal(token, end_id)                       # finished at this step
+        finished = tf.logical_or(finished, ended)
         sequences = tf.gather(sequences, parent, batch_dims=1)
         sequences = tf.where(positions == t, token[..., None], sequences)
         rows = tf.reshape(parent + offsets, [-1])
         state = tf.nest.map_structure(lambda s: tf.gather(s, rows), state)
-        return t + 1, tf.reshape(token, [-1]), state, scores, lengths, finished, sequences
+        # remember the best sequence that has ever finished
+        ended_scores = tf.where(ended, scores / penalty(lengths), float("-inf"))
+        top = tf.argmax(ended_scores, axis=-1, output_type=tf.int32)
+        top_score = tf.reduce_max(ended_scores, axis=-1)
+        better = top_score > best_score
+        best_score = tf.where(better, top_score, best_score)
+        best_sequence = tf.where(better[:, None],
+                                 tf.gather(sequences, top, batch_dims=1), best_sequence)
+        return (t + 1, tf.reshape(token, [-1]), state, scores, lengths, finished, sequences,
+                best_score, best_sequence)
 
-    loop_vars = (0, ids, state, scores, lengths, finished, sequences)
-    _, _, _, scores, lengths, _, sequences = tf.while_loop(
+    loop_vars = (0, ids, state, scores, lengths, finished, sequences, best_score,
+                 best_sequence)
+    _, _, _, scores, lengths, _, sequences, best_score, best_sequence = tf.while_loop(
         cond, body, loop_vars, shape_invariants=_any_batch(loop_vars))
+    # no sequence finished: the best unfinished one
     normalised = scores / penalty(tf.maximum(lengths, 1))
-    best = tf.argmax(normalised, axis=-1, output_type=tf.int32)
-    return (tf.gather(sequences, best, batch_dims=1),
-            tf.gather(normalised, best, batch_dims=1))
+    alive = tf.argmax(normalised, axis=-1, output_type=tf.int32)
+    any_finished = tf.math.is_finite(best_score)
+    return (tf.where(any_finished[:, None], best_sequence,
+                     tf.gather(sequences, alive, batch_dims=1)),
+            tf.where(any_finished, best_score, tf.gather(normalised, alive, batch_dims=1)))
 
 
 def _any_batch(loop_vars):

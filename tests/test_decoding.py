@@ -93,3 +93,72 @@ def test_bad_arguments_name_the_argument():
         run(decoding.beam_search, max_length=4, beam_width=0)
     with pytest.raises(ValueError, match="length_penalty: got -1"):
         run(decoding.beam_search, max_length=4, beam_width=2, length_penalty=-1)
+
+
+def recurrent_step(vocabulary=5, width=3, seed=0):
+    """A decoder whose next token depends on its whole history (through its state) and on
+    its input (through the memory), so beam bookkeeping errors change the answer."""
+    rng = np.random.default_rng(seed)
+    w = tf.constant(rng.normal(size=(width, width)), tf.float32)
+    e = tf.constant(rng.normal(size=(vocabulary, width)), tf.float32)
+    u = tf.constant(2.0 * rng.normal(size=(width, vocabulary)), tf.float32)
+
+    def step(ids, state, memory):
+        h = tf.tanh(state["h"] @ w + tf.gather(e, ids))
+        return h @ u + memory["bias"], {"h": h}
+
+    return step
+
+
+def brute_force(step, state, memory, max_length, length_penalty):
+    """The best sequence of each input by scoring every possible sequence."""
+    vocabulary = int(memory["bias"].shape[-1])
+    best = []
+    for row in range(int(memory["bias"].shape[0])):
+        one_state = {"h": state["h"][row:row + 1]}
+        one_memory = {"bias": memory["bias"][row:row + 1]}
+        winner, winner_score = None, -np.inf
+        frontier = [((), 0.0, one_state)]
+        for t in range(max_length):
+            grown = []
+            for tokens, score, s in frontier:
+                ids = tf.constant([tokens[-1] if tokens else BOS])
+                logits, s2 = step(ids, s, one_memory)
+                log_probs = tf.nn.log_softmax(logits)[0].numpy()
+                for v in range(vocabulary):
+                    seq, total = tokens + (v,), score + float(log_probs[v])
+                    if v == EOS or t == max_length - 1:
+                        norm = total / ((5.0 + len(seq)) / 6.0) ** length_penalty
+                        if v == EOS and norm > winner_score:
+                            winner, winner_score = seq, norm
+                    if v != EOS:
+                        grown.append((seq, total, s2))
+            frontier = grown
+        best.append(list(winner))
+    return best
+
+
+@pytest.mark.parametrize("length_penalty", [0.0, 0.6])
+def test_wide_beam_search_equals_exhaustive_search(length_penalty):
+    step = recurrent_step()
+    rng = np.random.default_rng(1)
+    state = {"h": tf.constant(rng.normal(size=(3, 3)), tf.float32)}
+    memory = {"bias": tf.constant(rng.normal(size=(3, 5)), tf.float32)}
+    tokens, _ = decoding.beam_search(step, state, memory, BOS, EOS, 3, 125, length_penalty)
+    got = [list(row) for row in decoding.trim(tokens, EOS).to_list()]
+    expected = [seq[:-1] for seq in brute_force(step, state, memory, 3, length_penalty)]
+    assert got == expected
+
+
+def test_a_finished_sequence_is_not_displaced_by_a_worse_later_one():
+    # Step one: EOS 0.25, A 0.75. After A or B: A 0.45, B 0.45, EOS 0.1. At step two
+    # [A, A] and [A, B] (0.34 each) push [EOS] (0.25) out of a width-2 beam, but every
+    # sequence that finishes later is far worse, so [EOS] is still the answer.
+    table = np.full((5, 5), 1e-9)
+    table[[A, B]] = [1e-9, 1e-9, 0.1, 0.45, 0.45]
+    table[[PAD, EOS], EOS] = 1.0
+    table[BOS, [EOS, A]] = [0.25, 0.75]
+    state, memory = {"steps": tf.zeros([1, 1])}, {"m": tf.zeros([1, 1])}
+    tokens, score = decoding.beam_search(markov_step(table), state, memory, BOS, EOS, 4, 2)
+    assert list(tokens.numpy()[0, :1]) == [EOS]
+    np.testing.assert_allclose(score.numpy(), np.log(0.25), rtol=1e-4)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gettext
 import hashlib
 import re
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +25,10 @@ def read_catalogs(locale_dir: str | Path, lang: str, skipped: Skipped) -> list[t
     """English -> `lang` pairs from every `<locale_dir>/<lang>/LC_MESSAGES/*.mo` catalog.
 
     The English `msgid` is the source and the translator's `msgstr` the target. The
-    catalog header, untranslated, plural and context (`msgctxt`) entries are left out;
-    printf placeholders (`%s`, `%(name)s`) stay in the text. A catalog Python's `gettext`
-    cannot read is reported to `skipped`.
+    catalog header, plural and context (`msgctxt`) entries are left out (untranslated
+    ones come back with an empty target, which `clean` drops); printf placeholders
+    (`%s`, `%(name)s`) stay in the text. A catalog Python's `gettext` cannot read
+    (corrupt, truncated, an unknown charset) is reported to `skipped`.
 
     Args:
         locale_dir: the locale root, e.g. `/usr/share/locale`.
@@ -43,7 +45,7 @@ def read_catalogs(locale_dir: str | Path, lang: str, skipped: Skipped) -> list[t
         try:
             with path.open("rb") as f:
                 catalog = gettext.GNUTranslations(f)._catalog  # the parsed msgid -> msgstr
-        except (OSError, UnicodeDecodeError, ValueError, IndexError) as e:
+        except (OSError, UnicodeError, LookupError, ValueError, IndexError, struct.error) as e:
             skipped.report(path, f"not a readable gettext catalog ({e})")
             continue
         for msgid, msgstr in catalog.items():
@@ -90,7 +92,8 @@ def read_tsv(path: str | Path, skipped: Skipped) -> list[tuple[str, str]]:
 
 
 def clean(pairs, min_words: int, max_words: int) -> list[tuple[str, str]]:
-    """Normalised, deduplicated pairs whose source and target have min..max words."""
+    """Normalised, deduplicated pairs whose source has `min_words`..`max_words` words
+    (and whose target has at most twice `max_words`)."""
     seen, out = set(), []
     for source, target in pairs:
         source, target = normalize(source), normalize(target)
@@ -110,15 +113,18 @@ def split_by_source(pairs, val_fraction: float, test_fraction: float, seed: int,
     """Train/val/test pairs such that every pair with one source falls in one split.
 
     A source with several translations (the same message in two catalogs) is never both
-    trained on and tested, so the test measures translation of unseen sentences.
+    trained on and tested, so the test measures translation of unseen sentences. Sources
+    that differ only in case, keyboard accelerators (`_`, `&`) or trailing punctuation
+    ("Save _As...", "Save as") count as one sentence.
 
     Args:
         pairs: (source, target) pairs.
-        val_fraction, test_fraction: the shares of the unique sources per split.
+        val_fraction, test_fraction: the shares of the distinct sources per split.
         seed: the split's seed; the same seed and pairs give the same split.
-        limit: if given, use the pairs of a random subset of at most this many sources.
+        limit: if given, use the pairs of a random subset of at most this many distinct
+            sources.
     """
-    sources = sorted({s for s, _ in pairs},
+    sources = sorted({sentence_key(s) for s, _ in pairs},
                      key=lambda s: hashlib.sha256(f"{seed}:{s}".encode()).digest())
     if limit is not None:
         sources = sources[:limit]
@@ -133,9 +139,20 @@ def split_by_source(pairs, val_fraction: float, test_fraction: float, seed: int,
     where |= {s: "train" for s in sources[n_test + n_val:]}
     out = {"train": [], "val": [], "test": []}
     for source, target in pairs:
-        if source in where:
-            out[where[source]].append((source, target))
+        key = sentence_key(source)
+        if key in where:
+            out[where[key]].append((source, target))
     return out
+
+
+_ACCELERATOR = re.compile(r"[_&](?=\w)")
+_TRAILING = re.compile(r"[\s.:!?…]+$")
+
+
+def sentence_key(sentence: str) -> str:
+    """What makes two source sentences the same for the split: case, keyboard
+    accelerators and trailing punctuation ignored."""
+    return _TRAILING.sub("", _ACCELERATOR.sub("", sentence)).casefold()
 
 
 def columns(pairs) -> tuple[np.ndarray, np.ndarray]:

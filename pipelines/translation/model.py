@@ -179,14 +179,18 @@ def examples(source_ids: tf.RaggedTensor, target_ids: tf.RaggedTensor,
              max_tokens: int) -> tf.data.Dataset:
     """Teacher-forcing examples `({"source", "target_in"}, target_out)`, unpadded.
 
-    `target_in` is BOS + target and `target_out` is target + EOS, both cut to
-    `max_tokens`; the source is cut to `max_tokens` too.
+    `target_in` is BOS + target and `target_out` is target + EOS. A pair whose source is
+    longer than `max_tokens` pieces, or whose target with its end token is, is left out:
+    cutting it would teach the model a translation that stops mid-sentence.
     """
-    source = source_ids[:, :max_tokens]
+    keep = ((source_ids.row_lengths() <= max_tokens)
+            & (target_ids.row_lengths() + 1 <= max_tokens))
+    source = tf.ragged.boolean_mask(source_ids, keep)
+    target_ids = tf.ragged.boolean_mask(target_ids, keep)
     bos = tf.fill([target_ids.nrows(), 1], BOS)
     eos = tf.fill([target_ids.nrows(), 1], EOS)
-    target_in = tf.concat([bos, target_ids], axis=1)[:, :max_tokens]
-    target_out = tf.concat([target_ids, eos], axis=1)[:, :max_tokens]
+    target_in = tf.concat([bos, target_ids], axis=1)
+    target_out = tf.concat([target_ids, eos], axis=1)
     ds = tf.data.Dataset.from_tensor_slices((source, target_in, target_out))
     return ds.map(lambda s, ti, to: ({"source": s, "target_in": ti}, to))
 

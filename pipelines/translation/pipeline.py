@@ -143,7 +143,8 @@ class TranslationPipeline(Pipeline):
 
     def _attention_examples(self, net, info: DataInfo, sources) -> list[dict]:
         """Attention weights of the model's own translations of a few mid-length sentences."""
-        picks = [s for s in sources if 6 <= len(s.split()) <= 14][:3] or list(sources[:3])
+        mid_length = [s for s in dict.fromkeys(sources) if 6 <= len(s.split()) <= 14]
+        picks = mid_length[:3] or list(dict.fromkeys(sources))[:3]
         m = self.config.model
         fn = tf.function(attention_graph(net, *tokenizers(info), m.max_tokens, m.beam_width,
                                          m.length_penalty))
@@ -241,13 +242,20 @@ def translation_graph(net, source_tokenizer, target_tokenizer, max_tokens: int,
     """`sentences -> (translations, output ids, source ids)` as TensorFlow ops.
 
     Tokenizes (truncating at `max_tokens` pieces), encodes, searches (greedy at beam width
-    1, else beam search) and detokenizes. A blank sentence translates to "".
+    1, else beam search) and detokenizes. A sentence with no pieces (blank, or only
+    characters the normaliser removes) translates to "".
     """
 
     def translate(sentences):
-        ids = source_tokenizer.tokenize(sentences)[:, :max_tokens].to_tensor(PAD)
+        pieces = source_tokenizer.tokenize(sentences)[:, :max_tokens]
+        blank = tf.equal(pieces.row_lengths(), 0)
+        ids = pieces.to_tensor(PAD)
         width = tf.shape(ids)[1]
-        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(width, 1) - width]])  # all blank: 1 step
+        ids = tf.pad(ids, [[0, 0], [0, tf.maximum(width, 1) - width]])
+        # A blank row reads one end token instead: a fully masked row is an error for
+        # the cuDNN LSTM on a GPU. Its translation is replaced by "" below.
+        first = tf.range(tf.shape(ids)[1]) == 0
+        ids = tf.where(blank[:, None] & first[None, :], EOS, ids)
         memory, mask, state = net.encode(ids)
         fixed = {"memory": memory, "mask": mask}
         if beam_width == 1:
@@ -257,7 +265,6 @@ def translation_graph(net, source_tokenizer, target_tokenizer, max_tokens: int,
                                              beam_width, length_penalty)
         tokens = decoding.trim(tokens, EOS)
         text = target_tokenizer.detokenize(tokens)
-        blank = tf.equal(tf.strings.length(tf.strings.strip(sentences)), 0)
         return tf.where(blank, tf.constant(""), text), tokens, ids
 
     return translate

@@ -47,13 +47,17 @@ def test_catalog_pairs_leave_out_header_plural_context_and_untranslated(tmp_path
     })
     write_mo(folder / "two.mo", {"Cannot open file %s": "No se pudo abrir el fichero %s"})
     (folder / "broken.mo").write_bytes(b"not a catalog at all")
+    (folder / "short.mo").write_bytes(b"\xde\x12")
+    write_mo(folder / "charset.mo", {"": "Content-Type: text/plain; charset=NO-SUCH\n",
+                                     "Yes": "Si"})
     skipped = Skipped("skip")
     pairs = data.read_catalogs(tmp_path / "locale", "xx", skipped)
     assert sorted(pairs) == [("Cannot open file %s", "No se pudo abrir el fichero %s"),
                              ("Cannot open file %s", "No se puede abrir el archivo %s"),
                              ("Hello, %(name)s!\n", "¡Hola, %(name)s!\n"),
                              ("Untranslated", "")]
-    assert len(skipped) == 1 and "broken.mo" in skipped.items[0]
+    assert [item.split(": ")[0].rsplit("/", 1)[1] for item in skipped.items] == [
+        "broken.mo", "charset.mo", "short.mo"]
     cleaned = data.clean(pairs, 1, 30)
     assert ("Hello, %(name)s!", "¡Hola, %(name)s!") in cleaned and len(cleaned) == 3
     with pytest.raises(DataError, match="broken.mo: not a readable gettext catalog"):
@@ -90,6 +94,16 @@ def test_clean_normalises_deduplicates_and_filters_by_length():
     pairs = [("  Open\n  file ", "Abrir\tarchivo"), ("Open file", "Abrir archivo"),
              ("one two three four", "uno dos tres cuatro"), ("x", " ")]
     assert data.clean(pairs, 1, 3) == [("Open file", "Abrir archivo")]
+
+
+def test_split_treats_accelerator_and_punctuation_variants_as_one_sentence():
+    variants = [("Save _As...", "Guardar _como..."), ("Save as", "Guardar como"),
+                ("&Save as:", "&Guardar como:")]
+    pairs = variants + [(f"sentence {i}", f"frase {i}") for i in range(40)]
+    for seed in range(5):
+        parts = data.split_by_source(pairs, 0.2, 0.2, seed=seed)
+        homes = {name for name, split in parts.items() for pair in split if pair in variants}
+        assert len(homes) == 1
 
 
 def test_split_keeps_each_source_in_one_split():
@@ -168,6 +182,8 @@ def test_bucketed_batches_pad_within_a_bucket():
     batches = list(model.bucketed_batches(8, 64)(ds, 8))
     widths = sorted((int(x["source"].shape[1]), int(y.shape[1])) for x, y in batches)
     assert widths == [(3, 4), (11, 13)]  # short and long sentences never share a batch
+    # a pair that does not fit in max_tokens is left out, not cut
+    assert len(list(model.examples(sources, targets, max_tokens=10))) == 4
     x, y = next(iter(ds))
     assert x["target_in"].numpy()[0] == model.BOS and y.numpy()[-1] == model.EOS
 
@@ -228,9 +244,10 @@ def test_end_to_end_on_a_tiny_corpus(workdir, capsys):
     loaded = tf.saved_model.load(str(version))
     serve = loaded.signatures["serving_default"]
     long = " ".join(["open the file"] * 100)
-    out = serve(sentences=tf.constant(["Open the file %s", "", "   ", long]))["translation"]
-    texts = [t.decode() for t in out.numpy()]
+    out = serve(sentences=tf.constant(["Open the file %s", "", "   \u00a0\u3000", long]))
+    texts = [t.decode() for t in out["translation"].numpy()]
     assert texts[1] == texts[2] == "" and len(texts) == 4  # blank in, blank out
+    assert serve(sentences=tf.constant(["", " "]))["translation"].numpy().tolist() == [b"", b""]
     assert serve(sentences=tf.zeros([0], tf.string))["translation"].shape == (0,)
     attention = loaded.signatures["attention"](sentences=tf.constant(["Close the window"]))
     weights = attention["weights"].numpy()
