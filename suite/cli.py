@@ -14,8 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
-
 EXIT_FAILED, EXIT_USAGE, EXIT_TRACKING = 1, 2, 3
 
 
@@ -23,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the `suite` command line; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    if not args.verbose:
+        _import_tensorflow_quietly()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
@@ -43,6 +43,33 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: re-run the same command to resume from the last epoch",
               file=sys.stderr)
         return 130
+
+
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with its C++ start-up notices (oneDNN, CUDA drivers not found, a
+    failed cuInit) kept off the console: they read like failures to a person. They are
+    written to file descriptor 2 before any log level applies, so the descriptor is
+    pointed at a temporary file meanwhile; if the import fails, they are shown. `-v`
+    leaves them alone."""
+    import tempfile
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # device discovery logs its notices now
+        except BaseException:
+            os.dup2(saved, 2)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="a pipeline name, or an export directory")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files or strings, per pipeline")
     p.add_argument("--model-dir", default="saved_models", metavar="DIR", help="export root")
+    p.add_argument("--signature", metavar="NAME",
+                   help="the signature to call (default: the manifest's, serving_default)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("runs", help="compare MLflow runs in a table")
@@ -124,7 +153,12 @@ def cmd_run(args) -> int:
 def _report(result, seconds: float) -> None:
     from suite.tracking import tracking_uri
 
-    print(f"\n[{result.pipeline}] finished in {seconds:.0f}s")
+    print(f"\n[{result.pipeline}] finished in {seconds:.0f}s"
+          + (" (model restored from its checkpoint, not retrained)" if result.restored else ""))
+    if result.baselines_reused:
+        print(f"  baselines reused from earlier runs: {', '.join(result.baselines_reused)}")
+    if result.baselines_failed:
+        print(f"  baselines that failed (left out): {', '.join(result.baselines_failed)}")
     width = max(len(k) for k in result.metrics)
     for key, value in result.metrics.items():
         print(f"  {key:<{width}}  {value:.4f}")
@@ -159,41 +193,75 @@ def _table(rows) -> str:
 
 
 def cmd_predict(args) -> int:
+    """Runs an export on command-line inputs, from its SavedModel and manifest alone."""
     import tensorflow as tf
 
-    from suite import export, registry
+    from suite import export, predict
     from suite.export import ExportError
 
     target = Path(args.target)
     if target.is_dir():
         version_dir = target if (target / "saved_model.pb").is_file() else export.latest(target)
     else:
-        registry.get(args.target)  # an unknown name fails here with the known names
-        version_dir = export.latest(Path(args.model_dir) / args.target)
+        model_dir = Path(args.model_dir) / args.target
+        if not model_dir.is_dir():
+            found = sorted(p.name for p in Path(args.model_dir).glob("*") if p.is_dir())
+            raise ExportError(f"no exported model {args.target!r} under {args.model_dir!r}"
+                              + (f"; there are: {', '.join(found)}" if found else
+                                 ": run `suite run` first"))
+        version_dir = export.latest(model_dir)
     manifest = export.read_manifest(version_dir)
-    cls = registry.get(manifest["pipeline"])
+    name = args.signature or manifest.get("signature_name", "serving_default")
+    signature = manifest.get("signatures", {}).get(name)
+    if signature is None:
+        raise ExportError(f"{version_dir}: no signature {name!r} in the manifest; it has "
+                          f"{', '.join(manifest.get('signatures', {})) or 'none'}")
+    try:
+        feeds, notes = predict.prepare(signature, args.inputs)
+    except predict.PredictionInputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         import tensorflow_text  # noqa: F401  registers the text ops text models use
     except ImportError:
         pass
     try:
-        inputs = cls.predict_inputs(manifest, args.inputs)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        serve = tf.saved_model.load(str(version_dir)).signatures[manifest["signature_name"]]
+        serve = tf.saved_model.load(str(version_dir)).signatures[name]
     except (OSError, KeyError, tf.errors.OpError) as e:
         raise ExportError(f"cannot load the model in {str(version_dir)!r}: {e}") from None
     try:
-        outputs = serve(**inputs)
+        outputs = serve(**feeds)
     except tf.errors.InvalidArgumentError as e:
-        print(f"error: the model could not read the input: {e.message.splitlines()[0]}",
-              file=sys.stderr)
+        bad = _unreadable_items(serve, feeds, args.inputs) or args.inputs
+        print(f"error: the model could not read {', '.join(map(repr, bad))}: "
+              f"{_op_error_reason(e.message)}", file=sys.stderr)
         return EXIT_FAILED
     print(f"# {manifest['pipeline']} version {manifest['version']} ({version_dir})")
-    print(cls.format_predictions(manifest, args.inputs, outputs))
+    print(predict.render(manifest, signature, args.inputs, outputs, notes))
     return 0
+
+
+def _unreadable_items(serve, feeds: dict, items: list[str]) -> list[str]:
+    """The items the model fails on, found by calling it on each alone."""
+    import tensorflow as tf
+
+    if len(items) < 2:
+        return []
+    bad = []
+    for i, item in enumerate(items):
+        try:
+            serve(**{name: tensor[i:i + 1] for name, tensor in feeds.items()})
+        except tf.errors.InvalidArgumentError:
+            bad.append(item)
+    return bad
+
+
+def _op_error_reason(message: str) -> str:
+    """The reason in a TensorFlow op error, without its graph-execution boilerplate."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    reasons = [line for line in lines if not line.startswith(
+        ("Graph execution error", "Detected at node", "<stack traces", "[["))]
+    return reasons[0] if reasons else lines[-1] if lines else message
 
 
 def cmd_runs(args) -> int:

@@ -100,11 +100,20 @@ class ExportConfig:
 
 
 @dataclasses.dataclass
+class EvalConfig:
+    """What a run compares its model with."""
+
+    baselines: str = option("all", help="the baselines to run: all, none, or comma-separated "
+                                        "names (a pipeline's declared baselines)")
+
+
+@dataclasses.dataclass
 class Config:
     """The base of every pipeline's config: the sections all pipelines share."""
 
     trainer: TrainerConfig = dataclasses.field(default_factory=TrainerConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
 
     def resolve(self, explicit: set[str]) -> None:

@@ -2,6 +2,11 @@
 
     <root>/<pipeline>/<version>/saved_model.pb, variables/, assets/, suite.json
 
+The manifest's `signatures` (and its `inputs`/`outputs`, those of `serving_default`) are
+read from the written SavedModel itself, so their names, dtypes and shapes are the real
+ones; the pipeline adds what a signature cannot say (the kind of each input, for the
+prediction adapters, and a description).
+
 Versions are integers that only grow: the highest ever issued is remembered in
 `<root>/<pipeline>/.last_version`, so deleting the newest version never makes its number
 come back. A version is written to a hidden temporary directory (TF Serving ignores
@@ -54,14 +59,75 @@ def read_manifest(version_dir: str | Path) -> dict:
         raise ExportError(f"cannot read the manifest {str(path)!r}: {e}") from None
 
 
-def export(archive, root: str | Path, pipeline: str, manifest: dict) -> Path:
+def read_signatures(version_dir: str | Path) -> dict[str, dict]:
+    """The signatures of a SavedModel, read from its `saved_model.pb` without loading it.
+
+    Returns:
+        `{signature: {"inputs": {name: {"dtype", "shape"}}, "outputs": {...}}}`, shapes as
+        lists with `None` for unknown dimensions (and `None` for an unknown rank), as TF
+        Serving's metadata reports them.
+    """
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = Path(version_dir) / "saved_model.pb"
+    proto = saved_model_pb2.SavedModel()
+    try:
+        proto.ParseFromString(path.read_bytes())
+    except (OSError, ValueError) as e:  # DecodeError is a ValueError
+        raise ExportError(f"cannot read the SavedModel {str(path)!r}: {e}") from None
+
+    def tensors(infos):
+        out = {}
+        for name in sorted(infos):
+            info = infos[name]
+            shape = (None if info.tensor_shape.unknown_rank else
+                     [d.size if d.size >= 0 else None for d in info.tensor_shape.dim])
+            out[name] = {"dtype": tf.dtypes.as_dtype(info.dtype).name, "shape": shape}
+        return out
+
+    return {name: {"inputs": tensors(sig.inputs), "outputs": tensors(sig.outputs)}
+            for graph in proto.meta_graphs for name, sig in sorted(graph.signature_def.items())
+            if not name.startswith("__")}
+
+
+def describe_signatures(signatures: dict, descriptions: dict) -> dict:
+    """The real signatures with the pipeline's descriptions of their tensors merged in.
+
+    Args:
+        signatures: from `read_signatures`.
+        descriptions: `{signature: {"inputs": {name: {...}}, "outputs": {name: {...}}}}`,
+            e.g. `{"kind": "encoded_image", "description": "..."}` per tensor.
+
+    Raises:
+        ExportError: if a description names a signature or tensor the model does not have.
+    """
+    merged = json.loads(json.dumps(signatures))
+    for name, parts in descriptions.items():
+        for side, tensors in parts.items():
+            for tensor, extra in tensors.items():
+                try:
+                    merged[name][side][tensor].update(extra)
+                except KeyError:
+                    raise ExportError(
+                        f"the manifest describes {side[:-1]} {tensor!r} of signature {name!r}, "
+                        f"which the exported model does not have; it has "
+                        f"{json.dumps({n: sorted(s[side]) for n, s in signatures.items()})}"
+                    ) from None
+    return merged
+
+
+def export(archive, root: str | Path, pipeline: str, manifest: dict,
+           descriptions: dict | None = None) -> Path:
     """Writes `archive` as the next version of `pipeline` under `root`, atomically.
 
     Args:
         archive: a `keras.export.ExportArchive` (or anything with `write_out(path)`).
         root: the export root, e.g. `saved_models`.
         pipeline: the pipeline's name, the model's directory under `root`.
-        manifest: JSON-serialisable facts about the model; `version` is added.
+        manifest: JSON-serialisable facts about the model; `version`, `signatures`,
+            `inputs` and `outputs` are added.
+        descriptions: what the signatures' tensors are (see `describe_signatures`).
 
     Returns:
         The new version's directory.
@@ -71,6 +137,10 @@ def export(archive, root: str | Path, pipeline: str, manifest: dict) -> Path:
     try:
         model_dir.mkdir(parents=True, exist_ok=True)
         archive.write_out(str(tmp), verbose=False)
+        signatures = describe_signatures(read_signatures(tmp), descriptions or {})
+        default = signatures.get(manifest.get("signature_name", "serving_default"), {})
+        manifest = {**manifest, "inputs": default.get("inputs", {}),
+                    "outputs": default.get("outputs", {}), "signatures": signatures}
         while True:
             version = _next_version(model_dir)
             (tmp / MANIFEST).write_text(json.dumps({**manifest, "version": version}, indent=2,

@@ -1,4 +1,39 @@
-"""The Pipeline base class: the contract every task implements and the shared `run()`."""
+"""The Pipeline base class: the contract every task implements and the shared `run()`.
+
+A run goes through these steps, in this order (`docs/pipelines.md` explains each hook):
+
+1. `load_data()` -> `Splits`: the datasets and a `DataInfo` whose `state` is the fitted
+   preprocessing (vocabularies, image shape, windowing). Data-dependent config defaults
+   are filled in here, so what is logged is what was used.
+2. The MLflow run starts (or the interrupted one continues); the resolved config is
+   logged as params, the data fingerprint and git commit as tags.
+3. `build_model(info)`, then training through the Trainer (`model.fit`), with the task's
+   `callbacks()`, `augment()` and `batching()`. The trained weights and the history are
+   saved to a checkpoint in `.suite/runs/<pipeline>-<key>/` **before anything else
+   happens**; the key is the data fingerprint and every config value that shapes the
+   model. A re-run of the same command after any later failure restores the model from
+   there instead of training again (an interrupted fit resumes from its backup there).
+4. The declared `baselines()` (selected by `eval.baselines`) are fitted and predict the
+   test split, or their cached predictions are reused (see `suite.baselines`).
+5. `predict(model, splits)` gives the model's test predictions; `score()` turns the
+   model's and every baseline's predictions into metrics the same way:
+   `test_<metric>` and `baseline_<name>_<metric>`.
+6. `figures()` and `artifacts()` are logged to the run.
+7. `serving_model()` is exported as the next version under `export.dir`, with a manifest
+   holding the final metrics, the resolved config and the real signatures (described by
+   `describe()`). Then the checkpoint is deleted: the export and the MLflow run hold
+   the model now.
+
+Why export comes last, from the saved model, rather than first with the metrics added
+afterwards: a version directory is what TF Serving and `suite serve` pick up the moment it
+appears, so it must appear complete (metrics included) and only for a model that made it
+through evaluation. Writing the manifest afterwards would mean either a window in which a
+served version has no metrics, or rewriting files inside a live version. Since the
+trained model is already safe in its checkpoint by step 3, exporting last costs nothing.
+
+Every failure after the MLflow run starts ends it as FAILED (KILLED on Ctrl-C) and says
+where the trained model is kept.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +47,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from suite import export, plots
+from suite.baselines import Baseline, BaselineCache, BaselineResult, select
+from suite.checkpoint import Checkpoint
 from suite.config import Config, flatten, to_dict
 from suite.data import DataInfo, Splits
 from suite.tracking import Tracker, git_commit
@@ -22,8 +60,10 @@ from suite.training import Trainer
 
 log = logging.getLogger(__name__)
 
-BACKUP_ROOT = Path(".suite") / "backups"
-_RUN_CONTROL = ("trainer.verbose", "trainer.resume")  # how a run is shown, not what it trains
+RUN_ROOT = Path(".suite") / "runs"
+# Keys that do not change the trained model: how a run is shown, what it is compared
+# with and where it is exported.
+_NOT_MODEL = ("trainer.verbose", "trainer.resume", "eval.", "export.")
 
 
 @dataclasses.dataclass
@@ -38,6 +78,9 @@ class RunResult:
     baseline_metric: str
     tracking_errors: list[str]
     experiment_id: str | None = None
+    restored: bool = False                 # the model came from a checkpoint, not training
+    baselines_reused: list[str] = dataclasses.field(default_factory=list)
+    baselines_failed: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def main_value(self) -> float | None:
@@ -49,20 +92,21 @@ class RunResult:
 
 
 class Pipeline:
-    """A task pipeline: data -> model -> training -> evaluation -> figures -> export.
+    """A task pipeline: data -> model -> training -> baselines -> evaluation -> export.
 
-    Subclasses set `name`, `config_cls`, `main_metric` and `main_baseline`, and implement
-    the five task methods; `run()` is shared. Metric names follow DESIGN.md:
-    `test_<metric>` for the model and `baseline_<baseline>_<metric>` for each baseline.
+    Subclasses set `name`, `config_cls`, `main_metric` and `main_baseline` and implement
+    `load_data`, `build_model`, `predict`, `score`, `serving_model` and `describe`; the
+    other hooks have defaults. `run()` is shared; the module docstring lists its steps.
 
     Args:
-        config: the pipeline's config; defaults to `config_cls()`.
+        config: the pipeline's config; defaults to `config_cls()`. Its `eval.baselines`
+            is checked against the declared baselines here, before any work.
     """
 
     name: ClassVar[str]
     config_cls: ClassVar[type[Config]]
     main_metric: ClassVar[str]            # e.g. "accuracy" -> test_accuracy
-    main_baseline: ClassVar[str]          # e.g. "logistic_regression"
+    main_baseline: ClassVar[str]          # one of the declared baselines' names
     monitor: ClassVar[str] = "val_loss"   # what early stopping watches
     monitor_mode: ClassVar[str] = "auto"
 
@@ -71,64 +115,107 @@ class Pipeline:
         self.trainer = Trainer(self.config.trainer)
         self.history: dict[str, list[float]] = {}
         self.epochs: list[int] = []
+        self.selected_baselines = select(self.baselines(), self.config.eval.baselines)
+        self.failed_baselines: list[str] = []
 
     # --- the task: implemented by each pipeline ---------------------------------------
 
     def load_data(self) -> Splits:
-        """The train/val/test splits and what the model needs to know about them."""
+        """The splits, with the fitted preprocessing in `info.state`; fills data-dependent
+        config defaults (left `None` by the user) with the values it used."""
         raise NotImplementedError
 
     def build_model(self, info: DataInfo) -> keras.Model:
-        """The compiled, built Keras model (built under `self.trainer.scope()`)."""
+        """The compiled, built Keras model (called under `self.trainer.scope()`)."""
         raise NotImplementedError
 
-    def evaluate(self, model: keras.Model, splits: Splits) -> dict[str, float]:
-        """`test_*` metrics of the model and `baseline_*` metrics of the baselines."""
+    def baselines(self) -> list[Baseline]:
+        """The declared baselines; cheap (a list of declarations, nothing is fitted)."""
+        return []
+
+    def predict(self, model: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
+        """The model's test-split predictions, in the form `score` reads."""
         raise NotImplementedError
 
-    def figures(self, model: keras.Model, splits: Splits) -> dict[str, Any]:
-        """Task figures (matplotlib) by name; learning curves are added by `run()`."""
+    def score(self, predictions: dict[str, np.ndarray], splits: Splits) -> dict[str, float]:
+        """Metrics (`{"accuracy": ...}`, no prefix) of one set of test predictions; the same
+        function scores the model and every baseline."""
+        raise NotImplementedError
+
+    def figures(self, model: keras.Model, splits: Splits,
+                predictions: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+        """Task figures (matplotlib) by name; learning curves are added by `run()`.
+
+        `predictions` holds the model's (`"test"`) and each baseline's
+        (`"baseline_<name>"`) test predictions.
+        """
         return {}
 
-    def artifacts(self) -> dict[str, str]:
+    def artifacts(self, model: keras.Model, splits: Splits,
+                  predictions: dict[str, dict[str, np.ndarray]]) -> dict[str, str]:
         """Text artifacts (tables, reports) by their path in the MLflow run."""
         return {}
 
     def serving_model(self, model: keras.Model, info: DataInfo) -> keras.export.ExportArchive:
-        """The export: raw input in, final answer out, as a `serving_default` endpoint."""
+        """The export, built from the model and `info.state`: raw input in, final answer
+        out, as a `serving_default` endpoint (and any others)."""
         raise NotImplementedError
 
-    def signature(self, info: DataInfo) -> dict[str, dict]:
-        """The manifest's description of the serving inputs and outputs."""
+    def describe(self, info: DataInfo) -> dict[str, dict]:
+        """What the exported signatures' tensors are, beyond name, dtype and shape:
+        `{signature: {"inputs": {name: {"kind": ..., "description": ...}}, "outputs":
+        {...}}}`. Input kinds choose the `suite predict` adapter (`suite.predict`)."""
         return {}
 
+    def manifest_extra(self, info: DataInfo) -> dict[str, Any]:
+        """More facts for the manifest (e.g. decoding settings), for people and clients."""
+        return {}
+
+    def callbacks(self, info: DataInfo, splits: Splits) -> list[keras.callbacks.Callback]:
+        """Task callbacks during training, e.g. a per-epoch metric on a validation sample.
+        Values a callback puts in `logs` at the end of an epoch are logged to MLflow as
+        epoch metrics."""
+        return []
+
     def augment(self, info: DataInfo):
-        """An optional per-batch training augmentation `(x, y) -> (x, y)`."""
+        """An optional per-batch training augmentation `(x, y) -> (x, y)`: it sees inputs
+        and targets together, so a mask can be flipped with its image."""
         return None
 
     def batching(self, info: DataInfo):
         """An optional `(dataset, batch_size) -> batches` replacing `Dataset.batch`."""
         return None
 
-    # --- `suite predict`: how command-line inputs meet the exported signature ----------
+    # --- helpers for pipelines ----------------------------------------------------------
 
-    @classmethod
-    def predict_inputs(cls, manifest: dict, inputs: list[str]) -> dict[str, tf.Tensor]:
-        """Turns command-line inputs (file paths, strings) into the signature's tensors."""
-        raise NotImplementedError
+    def fit_network(self, build, splits: Splits, workdir: Path, *, augment=None,
+                    batch=None) -> keras.Model:
+        """Builds and trains a baseline network through the Trainer, as the model is
+        trained, keeping its backup and trained weights in `workdir`.
 
-    @classmethod
-    def format_predictions(cls, manifest: dict, inputs: list[str], outputs: dict) -> str:
-        """Renders the signature's outputs for a person, one block per input."""
-        raise NotImplementedError
+        Args:
+            build: `() -> compiled keras.Model`, called under the strategy's scope.
+            splits: the data.
+            workdir: the baseline's cache directory.
+            augment, batch: as for the model.
+        """
+        trainer = Trainer(self.trainer.config)
+        with trainer.scope():
+            net = build()
+        trainer.fit_or_restore(net, Checkpoint(Path(workdir) / "model"), splits.train,
+                               splits.val, monitor=self.monitor, mode=self.monitor_mode,
+                               augment=augment, batch=batch, decode=splits.decode)
+        return net
 
     # --- the shared template ----------------------------------------------------------
 
-    def backup_dir(self, info: DataInfo) -> Path:
-        """Where an interrupted run of this exact config and data keeps its state."""
-        params = {k: v for k, v in flatten(self.config).items() if k not in _RUN_CONTROL}
+    def checkpoint(self, info: DataInfo) -> Checkpoint:
+        """Where this exact data and model config keeps its trained model."""
+        params = {k: v for k, v in flatten(self.config).items()
+                  if not any(k == p or k.startswith(p) for p in _NOT_MODEL)}
         key = json.dumps([self.name, info.fingerprint, params], sort_keys=True, default=str)
-        return BACKUP_ROOT / f"{self.name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        return Checkpoint(RUN_ROOT / f"{self.name}-{digest}")
 
     def run(self) -> RunResult:
         """Runs the whole pipeline and records it in MLflow; returns what it produced."""
@@ -136,69 +223,119 @@ class Pipeline:
         self.trainer.strategy  # an unusable strategy fails here, before any work
         splits = self.load_data()
         info = splits.info
-        print(f"[{self.name}] data: {info.source}; "
-              + ", ".join(f"{k} {v}" for k, v in info.sizes.items())
-              + (f"; {len(info.skipped)} input(s) skipped" if info.skipped else ""),
-              file=sys.stderr)
+        say(self.name, f"data: {info.source}; "
+            + ", ".join(f"{k} {v}" for k, v in info.sizes.items())
+            + (f"; {len(info.skipped)} input(s) skipped" if info.skipped else ""))
 
-        backup = self.backup_dir(info)
-        self.trainer.backup_dir = backup
-        resumed = self.config.trainer.resume and self.trainer.resume_epoch() > 0
+        checkpoint = self.checkpoint(info)
+        if not self.config.trainer.resume:
+            checkpoint.clear()
+        resuming = checkpoint.started
         commit = git_commit()
         tracker = Tracker(self.name)
         tracker.start(run_name=f"{self.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}",
-                      run_id=_read_run_id(backup) if resumed else None)
-        if tracker.run_id and self.config.trainer.resume:
-            backup.mkdir(parents=True, exist_ok=True)
-            (backup / "mlflow_run_id").write_text(tracker.run_id)
+                      run_id=checkpoint.run_id() if resuming else None)
+        try:
+            return self._run(splits, checkpoint, tracker, commit, resuming)
+        except KeyboardInterrupt:
+            tracker.end("KILLED")
+            raise
+        except BaseException:
+            tracker.end("FAILED")
+            if checkpoint.trained:
+                say(self.name, f"the trained model is kept in {checkpoint.directory}: run "
+                               "the same command again to evaluate and export it without "
+                               "training")
+            raise
+
+    def _run(self, splits: Splits, checkpoint: Checkpoint, tracker: Tracker,
+             commit: str | None, resuming: bool) -> RunResult:
+        info = splits.info
+        if tracker.run_id:
+            checkpoint.note_run_id(tracker.run_id)
         params = flatten(self.config)
-        if resumed:  # the run holds them already; only these may differ
-            params = {k: v for k, v in params.items() if k not in _RUN_CONTROL}
+        if resuming:  # the run holds them already; MLflow refuses a changed value
+            params = {k: v for k, v in params.items()
+                      if not any(k == p or k.startswith(p) for p in _NOT_MODEL)}
+            tracker.set_tags({"resumed": "true"})
         tracker.log_params(params)
         tracker.set_tags({"pipeline": self.name, "git_commit": commit,
                           "data_fingerprint": info.fingerprint, "data_source": info.source,
                           "data_skipped": len(info.skipped)})
         if info.skipped:
             tracker.log_text("\n".join(info.skipped) + "\n", "data/skipped.txt")
-        try:
-            with self.trainer.scope():
-                model = self.build_model(info)
-            print(f"[{self.name}] training {model.name}: {model.count_params():,} parameters",
-                  file=sys.stderr)
-            history = self.trainer.fit(
-                model, splits.train, splits.val, monitor=self.monitor, mode=self.monitor_mode,
-                callbacks=[tracker.keras_callback()], augment=self.augment(info),
-                batch=self.batching(info),
-            )
-            self.history, self.epochs = history.history, list(history.epoch)
-            print(f"[{self.name}] evaluating against the baselines", file=sys.stderr)
-            metrics = self.evaluate(model, splits)
-            tracker.log_metrics(metrics)
-            figures = {"learning_curves": plots.learning_curves(self.history, self.epochs)}
-            figures.update(self.figures(model, splits))
-            for name, figure in figures.items():
-                tracker.log_figure(figure, name)
-            for path, text in self.artifacts().items():
-                tracker.log_text(text, path)
-            manifest = self._manifest(info, metrics, tracker.run_id, commit)
-            export_dir = export.export(self.serving_model(model, info), self.config.export.dir,
-                                       self.name, manifest)
-            tracker.set_tags({"export_dir": export_dir})
-            tracker.log_artifacts(export_dir, "saved_model")
-        except KeyboardInterrupt:
-            tracker.end("KILLED")
-            raise
-        except BaseException:
-            tracker.end("FAILED")
-            raise
+
+        with self.trainer.scope():
+            model = self.build_model(info)
+        say(self.name, f"training {model.name}: {model.count_params():,} parameters")
+        self.history, self.epochs, restored = self.trainer.fit_or_restore(
+            model, checkpoint, splits.train, splits.val, monitor=self.monitor,
+            mode=self.monitor_mode, augment=self.augment(info), batch=self.batching(info),
+            decode=splits.decode,
+            callbacks=[*self.callbacks(info, splits), tracker.keras_callback()])
+        if not restored:
+            say(self.name, f"saved the trained model in {checkpoint.directory}")
+
+        results = self._baselines(splits, tracker)
+        say(self.name, "evaluating on the test split")
+        predictions = {"test": self.predict(model, splits)}
+        predictions.update({f"baseline_{r.name}": r.predictions for r in results})
+        self.predictions = predictions
+        metrics = {f"{prefix}_{metric}": float(value)
+                   for prefix, p in predictions.items()
+                   for metric, value in self.score(p, splits).items()}
+        tracker.log_metrics(metrics)
+
+        figures = {"learning_curves": plots.learning_curves(self.history, self.epochs)}
+        figures.update(self.figures(model, splits, predictions))
+        for name, figure in figures.items():
+            tracker.log_figure(figure, name)
+        for path, text in self.artifacts(model, splits, predictions).items():
+            tracker.log_text(text, path)
+
+        manifest = self._manifest(info, metrics, tracker.run_id, commit)
+        export_dir = export.export(self.serving_model(model, info), self.config.export.dir,
+                                   self.name, manifest, self.describe(info))
+        tracker.set_tags({"export_dir": export_dir})
+        tracker.log_artifacts(export_dir, "saved_model")
+        checkpoint.clear()
         tracker.end("FINISHED")
         return RunResult(
             pipeline=self.name, metrics=metrics, export_dir=export_dir, run_id=tracker.run_id,
             main_metric=f"test_{self.main_metric}",
             baseline_metric=f"baseline_{self.main_baseline}_{self.main_metric}",
-            tracking_errors=list(tracker.errors),
-            experiment_id=tracker.experiment_id,
+            tracking_errors=list(tracker.errors), experiment_id=tracker.experiment_id,
+            restored=restored, baselines_reused=[r.name for r in results if r.reused],
+            baselines_failed=list(self.failed_baselines),
         )
+
+    def _baselines(self, splits: Splits, tracker: Tracker) -> list[BaselineResult]:
+        """Each selected baseline's test predictions, computed or reused. A baseline that
+        fails (a statsmodels fit that does not converge, say) is reported and left out:
+        the model is fine, and the run says what is missing."""
+        cache, params = BaselineCache(self.name), flatten(self.config)
+        results, tags = [], {}
+        for baseline in self.selected_baselines:
+            say(self.name, f"baseline {baseline.name}: {baseline.description}".rstrip(": "))
+            try:
+                result = cache.run(baseline, splits, params, tracker.run_id)
+            except Exception as e:
+                message = f"{type(e).__name__}: {e}"
+                say(self.name, f"  warning: baseline {baseline.name} failed and is left out "
+                               f"({message})")
+                tags[f"baseline.{baseline.name}"] = f"failed: {message}"[:500]
+                self.failed_baselines.append(baseline.name)
+                continue
+            if result.reused:
+                say(self.name, f"  reused its test predictions from run {result.run_id} "
+                               f"(saves {result.seconds:.0f}s)")
+            tags[f"baseline.{baseline.name}"] = (f"reused from run {result.run_id}"
+                                                 if result.reused else "computed")
+            results.append(result)
+        tags["baselines_computed"] = ",".join(r.name for r in results if not r.reused) or "-"
+        tags["baselines_reused"] = ",".join(r.name for r in results if r.reused) or "-"
+        tracker.set_tags(tags)
+        return results
 
     def _manifest(self, info: DataInfo, metrics: dict, run_id: str | None,
                   commit: str | None) -> dict:
@@ -206,8 +343,8 @@ class Pipeline:
             "pipeline": self.name,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "signature_name": "serving_default",
-            **self.signature(info),
             "labels": info.classes,
+            **self.manifest_extra(info),
             "metrics": metrics,
             "config": to_dict(self.config),
             "mlflow_run_id": run_id,
@@ -218,9 +355,6 @@ class Pipeline:
         }
 
 
-def _read_run_id(backup: Path) -> str | None:
-    """The MLflow run an interrupted run of this config logged to, if it noted one."""
-    try:
-        return (backup / "mlflow_run_id").read_text().strip() or None
-    except OSError:
-        return None
+def say(pipeline: str, message: str) -> None:
+    """One progress line on stderr, prefixed with the pipeline's name."""
+    print(f"[{pipeline}] {message}", file=sys.stderr)

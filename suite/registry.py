@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from suite.pipeline import Pipeline
+if TYPE_CHECKING:
+    from suite.pipeline import Pipeline
 
 _classes: dict[str, type[Pipeline]] = {}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from suite.checkpoint import Checkpoint
 from suite.config import ConfigError, TrainerConfig
 
 log = logging.getLogger(__name__)
@@ -104,21 +105,40 @@ class Trainer:
         return model
 
     def input_pipeline(self, ds: tf.data.Dataset, training: bool, augment=None,
-                       batch=None) -> tf.data.Dataset:
-        """Caches (in memory, where it fits in `trainer.cache_mb`), shuffles (training only),
-        batches, augments and prefetches a dataset.
+                       batch=None, decode=None) -> tf.data.Dataset:
+        """Decodes, caches, shuffles (training only), batches, augments and prefetches.
+
+        A split whose decoded examples fit in `trainer.cache_mb` is decoded once, cached
+        in memory and shuffled whole every epoch. A larger one is not cached: its records
+        (file paths: cheap) are shuffled whole before decoding when there is a `decode`,
+        otherwise the shuffle buffer holds at most `trainer.cache_mb` of examples.
 
         Args:
-            ds: an unbatched dataset of `(inputs, targets)` examples.
+            ds: an unbatched dataset of `(inputs, targets)` examples, or of records that
+                `decode` turns into examples.
             training: shuffle each epoch and apply `augment`.
-            augment: an optional function applied to each training batch `(x, y) -> (x, y)`.
+            augment: an optional function applied to each training batch `(x, y) -> (x, y)`;
+                it sees inputs and targets together, so it can move a mask with its image.
             batch: an optional `(dataset, batch_size) -> batched dataset` replacing the plain
                 `Dataset.batch` (e.g. padding sequences in length buckets).
+            decode: an optional `record -> (inputs, targets)` function.
         """
-        if _size_in_bytes(ds) <= self.config.cache_mb * 2**20:
-            ds = ds.cache()
-        if training:
-            ds = ds.shuffle(_cardinality(ds, 10_000), seed=self.config.seed,
+        decoded = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE) if decode else ds
+        count = _cardinality(ds, 10_000)
+        size = _size_in_bytes(decoded)
+        budget = self.config.cache_mb * 2**20
+        if size <= budget:
+            ds = decoded.cache()
+            if training:
+                ds = ds.shuffle(count, seed=self.config.seed, reshuffle_each_iteration=True)
+        elif decode is not None:
+            if training:
+                ds = ds.shuffle(count, seed=self.config.seed, reshuffle_each_iteration=True)
+            ds = ds.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+        elif training:
+            per_example = size / max(int(ds.cardinality()), 1)
+            buffer = count if per_example == float("inf") else int(budget // per_example)
+            ds = ds.shuffle(max(1, min(count, buffer)), seed=self.config.seed,
                             reshuffle_each_iteration=True)
         ds = batch(ds, self.config.batch_size) if batch else ds.batch(self.config.batch_size)
         if training and augment is not None:
@@ -127,7 +147,7 @@ class Trainer:
 
     def fit(self, model: keras.Model, train: tf.data.Dataset, val: tf.data.Dataset | None = None,
             *, monitor: str = "val_loss", mode: str = "auto", callbacks=(), augment=None,
-            batch=None) -> keras.callbacks.History:
+            batch=None, decode=None) -> keras.callbacks.History:
         """Trains `model` with early stopping, best-weight restore and resumable backups.
 
         Args:
@@ -139,12 +159,14 @@ class Trainer:
             callbacks: extra Keras callbacks (e.g. MLflow logging).
             augment: an optional per-batch training augmentation.
             batch: an optional batching function (see `input_pipeline`).
+            decode: an optional record decoder (see `input_pipeline`).
         """
         keras.utils.set_random_seed(self.config.seed)
-        train_ds = self.input_pipeline(train, training=True, augment=augment, batch=batch)
+        train_ds = self.input_pipeline(train, training=True, augment=augment, batch=batch,
+                                       decode=decode)
         if val is not None and int(val.cardinality()) == 0:
             val = None
-        val_ds = (self.input_pipeline(val, training=False, batch=batch)
+        val_ds = (self.input_pipeline(val, training=False, batch=batch, decode=decode)
                   if val is not None else None)
         cbs = list(callbacks)
         if val_ds is not None and self.config.early_stopping_patience > 0:
@@ -167,6 +189,31 @@ class Trainer:
             train_ds, validation_data=val_ds, epochs=self.config.epochs,
             callbacks=cbs, verbose=self.verbosity(), shuffle=False,  # shuffled in input_pipeline
         )
+
+    def fit_or_restore(self, model: keras.Model, checkpoint: Checkpoint, train, val=None,
+                       **fit_kwargs) -> tuple[dict, list[int], bool]:
+        """Trains `model` once: restores it from `checkpoint` if that holds a trained model,
+        else fits it (resuming the checkpoint's backup) and saves it there at once.
+
+        Args:
+            model: the compiled, built model.
+            checkpoint: where the trained weights are (or will be) kept.
+            train, val, **fit_kwargs: as for `fit`.
+
+        Returns:
+            `(history, epochs, restored)`: the per-epoch metrics, the epoch numbers and
+            whether the weights came from the checkpoint rather than from training.
+        """
+        if self.config.resume and checkpoint.trained:
+            history, epochs = checkpoint.restore(model)
+            print(f"Restored the trained model from {checkpoint.directory} (no training)",
+                  file=sys.stderr)
+            return history, epochs, True
+        self.backup_dir = checkpoint.backup_dir
+        fitted = self.fit(model, train, val, **fit_kwargs)
+        path = checkpoint.save(model, fitted.history, list(fitted.epoch))
+        log.info("saved the trained model to %s", path)
+        return fitted.history, list(fitted.epoch), False
 
     def resume_epoch(self) -> int:
         """The number of epochs an interrupted run finished, per its backup (0: none)."""

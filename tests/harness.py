@@ -58,3 +58,56 @@ def run_layer_test(layer_cls, init_kwargs: dict, input_shape, expected_output_sh
     for a, b in zip(after, before):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-6)
     return layer
+
+
+def assert_manifest_matches_model(version_dir):
+    """Checks that a manifest's signatures are the loaded SavedModel's real ones: every
+    signature, input and output with its dtype and shape, and that each input has a kind."""
+    import tensorflow as tf
+
+    from suite import export
+
+    manifest = export.read_manifest(version_dir)
+    loaded = tf.saved_model.load(str(version_dir))
+    assert set(manifest["signatures"]) == set(loaded.signatures)
+    for name, fn in loaded.signatures.items():
+        described = manifest["signatures"][name]
+        _, kwargs = fn.structured_input_signature
+        assert set(described["inputs"]) == set(kwargs)
+        for key, spec in kwargs.items():
+            assert described["inputs"][key]["dtype"] == spec.dtype.name
+            assert described["inputs"][key]["shape"] == spec.shape.as_list()
+            assert described["inputs"][key].get("kind"), f"{name}.{key} has no kind"
+        assert set(described["outputs"]) == set(fn.structured_outputs)
+        for key, spec in fn.structured_outputs.items():
+            assert described["outputs"][key]["dtype"] == spec.dtype.name
+            assert described["outputs"][key]["shape"] == spec.shape.as_list()
+    default = manifest["signatures"][manifest["signature_name"]]
+    assert manifest["inputs"] == default["inputs"]
+    assert manifest["outputs"] == default["outputs"]
+
+
+# Prediction must work from the export alone: these modules may not even be installed.
+_BLOCKED = ("pipelines", "sklearn", "statsmodels", "sentencepiece", "keras_hub", "mlflow")
+
+
+def predict_without_training_code(*args: str, cwd=None):
+    """Runs `suite predict ARGS` in a fresh Python where importing the pipelines, the
+    training-only libraries and MLflow fails; returns the finished process."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys\n"
+            f"for name in {_BLOCKED!r}:\n"
+            "    sys.modules[name] = None  # `import name` now raises ImportError\n"
+            "from suite.cli import main\n"
+            "code = main(sys.argv[1:])\n"
+            f"loaded = [m for m in {_BLOCKED!r} if sys.modules.get(m) is not None]\n"
+            "assert not loaded, loaded\n"
+            "sys.exit(code)\n")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run([sys.executable, "-c", code, "predict", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)

@@ -34,7 +34,7 @@ def test_missing_data_folder_is_a_clear_error(capsys, workdir):
 
 def test_predict_without_an_export_says_what_to_do(capsys):
     assert main(["predict", "image-classification", "x.png"]) == 2
-    assert "no exported model under 'saved_models/image-classification'" in \
+    assert "no exported model 'image-classification' under 'saved_models'" in \
         capsys.readouterr().err
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 import warnings
 
 import keras
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 from matplotlib.figure import Figure
 
+from suite.baselines import Baseline
 from suite.data import DataInfo, Splits
 from suite.metrics import PinballLoss
 from suite.metrics import forecast_errors as fe
@@ -19,7 +19,6 @@ from suite.pipeline import Pipeline
 from pipelines.forecasting import data, model
 from pipelines.forecasting.config import ForecastingConfig
 
-log = logging.getLogger(__name__)
 
 BASELINES = {"naive": "naive (last value)", "seasonal_naive": "seasonal naive",
              "ets": "ETS (Holt-Winters)"}
@@ -37,68 +36,108 @@ class ForecastingPipeline(Pipeline):
 
     def load_data(self) -> Splits:
         splits = data.load(self.config.data)
-        self.windowing = splits.info.extra["windowing"]
+        state, cfg = splits.info.state, self.config.data
+        self.windowing = state.windowing
+        for key, value in dataclasses.asdict(state.windowing).items():
+            setattr(cfg, key, value)  # log and export the values used, not None
+        cfg.frequency = state.series.frequency
+        if cfg.path is not None:
+            cfg.target = state.series.columns[0]
         return splits
 
     def build_model(self, info: DataInfo) -> keras.Model:
-        w, series = info.extra["windowing"], info.extra["series"]
+        w, series = info.state.windowing, info.state.series
         net = model.build_forecaster(w.lookback, series.values.shape[1], w.horizon,
                                      self.config.model)
         return self.trainer.compile(net, loss=PinballLoss(self.config.model.quantiles))
 
-    def evaluate(self, net: keras.Model, splits: Splits) -> dict[str, float]:
-        info = splits.info
-        series, w, starts = info.extra["series"], info.extra["windowing"], info.extra["origins"]
-        values = series.values
-        x, y = data.arrays(values, starts["test"], w)
-        quantiles = net.predict(x, batch_size=256, verbose=0)
-        mid = _median_index(self.config.model.quantiles)
-        train_end = len(values) - w.test_size - w.val_size
-        scale = fe.seasonal_naive_scale(values[:train_end, 0], w.season)
+    # --- baselines, evaluation ----------------------------------------------------------
 
-        forecasts = {"test": quantiles[..., mid]}
-        forecasts.update(baseline_forecasts(values[:, 0], starts["test"], w,
-                                            self.config.model.ets_history))
-        metrics, per_step = {}, {}
-        for name, point in forecasts.items():
-            metrics[f"{name}_mae"] = float(fe.mae(y, point))
-            metrics[f"{name}_rmse"] = float(fe.rmse(y, point))
-            metrics[f"{name}_smape"] = float(fe.smape(y, point))
-            metrics[f"{name}_mase"] = float(fe.mase(y, point, scale))
-            per_step[name] = fe.mase(y, point, scale, per_step=True)
-        metrics["test_coverage"] = float(fe.coverage(y, quantiles[..., 0], quantiles[..., -1]))
-        metrics["test_pinball"] = float(PinballLoss(self.config.model.quantiles)(y, quantiles))
-        self.backtest = {"y": y, "quantiles": quantiles, "forecasts": forecasts,
-                          "per_step": per_step, "origins": starts["test"]}
+    def baselines(self) -> list[Baseline]:
+        def classical(name):
+            return lambda fitted, splits: {"point": baseline_forecast(
+                name, splits.info.state, self.config.model.ets_history)}
+
+        return [
+            Baseline("naive", fit=_nothing, predict=classical("naive"),
+                     description="the last observed value"),
+            Baseline("seasonal_naive", fit=_nothing, predict=classical("seasonal_naive"),
+                     description="the value one season earlier"),
+            Baseline("ets", fit=_nothing, predict=classical("ets"),
+                     depends_on=("model.ets_history",),
+                     description="ETS (Holt-Winters), refitted at every test origin"),
+        ]
+
+    def predict(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
+        state = splits.info.state
+        x, _ = data.arrays(state.series.values, state.origins["test"], state.windowing)
+        quantiles = net.predict(x, batch_size=256, verbose=0)
+        return {"point": quantiles[..., _median_index(self.config.model.quantiles)],
+                "quantiles": quantiles}
+
+    def score(self, predictions: dict[str, np.ndarray], splits: Splits) -> dict[str, float]:
+        y, scale = self._truth(splits)
+        point = predictions["point"]
+        metrics = {"mae": fe.mae(y, point), "rmse": fe.rmse(y, point),
+                   "smape": fe.smape(y, point), "mase": fe.mase(y, point, scale)}
+        if "quantiles" in predictions:
+            q = predictions["quantiles"]
+            metrics["coverage"] = fe.coverage(y, q[..., 0], q[..., -1])
+            metrics["pinball"] = float(PinballLoss(self.config.model.quantiles)(y, q))
         return metrics
 
-    def figures(self, net: keras.Model, splits: Splits) -> dict:
-        info = splits.info
-        return {"forecast_fan": fan_chart(info.extra["series"], info.extra["windowing"],
-                                          self.backtest, self.config.model.quantiles),
-                "error_by_horizon": error_by_horizon(self.backtest["per_step"])}
+    def _truth(self, splits: Splits) -> tuple[np.ndarray, float]:
+        """The test targets `[origins, horizon]` and MASE's scale (training part only)."""
+        state = splits.info.state
+        values, w = state.series.values, state.windowing
+        _, y = data.arrays(values, state.origins["test"], w)
+        train_end = len(values) - w.test_size - w.val_size
+        return y, fe.seasonal_naive_scale(values[:train_end, 0], w.season)
 
-    def artifacts(self) -> dict[str, str]:
-        return {"backtest/mase_by_horizon.csv": per_step_table(self.backtest["per_step"])}
+    def backtest(self, splits: Splits, predictions) -> dict:
+        """Truth, forecasts by name and MASE by horizon step over the test origins."""
+        y, scale = self._truth(splits)
+        forecasts = {name: p["point"] for name, p in predictions.items()}
+        return {"y": y, "quantiles": predictions["test"]["quantiles"], "forecasts": forecasts,
+                "per_step": {name: fe.mase(y, f, scale, per_step=True)
+                             for name, f in forecasts.items()},
+                "origins": splits.info.state.origins["test"]}
 
-    def signature(self, info: DataInfo) -> dict:
-        series, w = info.extra["series"], info.extra["windowing"]
-        q = list(self.config.model.quantiles)
-        return {
-            "inputs": {"history": {"dtype": "float32",
-                                   "shape": [None, w.lookback, len(series.columns)],
-                                   "description": f"the last {w.lookback} steps, raw units, "
-                                                  f"columns {series.columns}"}},
-            "outputs": {"quantiles": {"dtype": "float32", "shape": [None, w.horizon, len(q)],
-                                      "levels": q},
-                        "median": {"dtype": "float32", "shape": [None, w.horizon]}},
-            "series": {"columns": series.columns, "frequency": series.frequency,
-                       "lookback": w.lookback, "horizon": w.horizon, "season": w.season,
-                       "last_timestamp": str(series.index[-1])},
-        }
+    def figures(self, net, splits: Splits, predictions) -> dict:
+        state, backtest = splits.info.state, self.backtest(splits, predictions)
+        return {"forecast_fan": fan_chart(state.series, state.windowing, backtest,
+                                          self.config.model.quantiles),
+                "error_by_horizon": error_by_horizon(backtest["per_step"])}
+
+    def artifacts(self, net, splits: Splits, predictions) -> dict[str, str]:
+        per_step = self.backtest(splits, predictions)["per_step"]
+        return {"backtest/mase_by_horizon.csv": per_step_table(per_step)}
+
+    # --- export -------------------------------------------------------------------------
+
+    def describe(self, info: DataInfo) -> dict:
+        series, w = info.state.series, info.state.windowing
+        return {"serving_default": {
+            "inputs": {"history": {
+                "kind": "numeric_window", "columns": series.columns, "lookback": w.lookback,
+                "frequency": series.frequency, "time_column": self.config.data.time_column,
+                "description": f"the last {w.lookback} steps in raw units, columns "
+                               f"{', '.join(series.columns)} (the target first)"}},
+            "outputs": {
+                "quantiles": {"kind": "quantiles", "levels": list(self.config.model.quantiles),
+                              "description": f"the next {w.horizon} steps of "
+                                             f"{series.columns[0]}, one column per level"},
+                "median": {"kind": "point_forecast",
+                           "description": "the 0.5 quantile: the point forecast"}}}}
+
+    def manifest_extra(self, info: DataInfo) -> dict:
+        series, w = info.state.series, info.state.windowing
+        return {"series": {"columns": series.columns, "frequency": series.frequency,
+                           "lookback": w.lookback, "horizon": w.horizon, "season": w.season,
+                           "last_timestamp": str(series.index[-1])}}
 
     def serving_model(self, net: keras.Model, info: DataInfo) -> keras.export.ExportArchive:
-        series, w = info.extra["series"], info.extra["windowing"]
+        series, w = info.state.series, info.state.windowing
         mid = _median_index(self.config.model.quantiles)
 
         def forecast(history):
@@ -111,62 +150,36 @@ class ForecastingPipeline(Pipeline):
             tf.TensorSpec([None, w.lookback, len(series.columns)], tf.float32, name="history")])
         return archive
 
-    @classmethod
-    def predict_inputs(cls, manifest: dict, inputs: list[str]) -> dict[str, tf.Tensor]:
-        return {"history": tf.constant(np.stack([_history(manifest, p)[0] for p in inputs]))}
 
-    @classmethod
-    def format_predictions(cls, manifest: dict, inputs: list[str], outputs: dict) -> str:
-        levels = manifest["outputs"]["quantiles"]["levels"]
-        frequency = manifest["series"]["frequency"]
-        blocks = []
-        for path, q in zip(inputs, outputs["quantiles"].numpy()):
-            last = _history(manifest, path)[1]
-            stamps = pd.date_range(last, periods=len(q) + 1, freq=frequency)[1:]
-            head = f"{'step':>4}  {'time':<19}" + "".join(f"{f'q{lv:g}':>11}" for lv in levels)
-            rows = [f"{i + 1:>4}  {str(s)[:19]:<19}" + "".join(f"{v:>11.3f}" for v in row)
-                    for i, (s, row) in enumerate(zip(stamps, q))]
-            blocks.append("\n".join([f"{path}: forecast of {manifest['series']['columns'][0]}",
-                                     head, *rows]))
-        return "\n\n".join(blocks)
+def _nothing(splits, workdir):
+    """Classical baselines are fitted per test origin, inside `predict`."""
+    return None
 
 
 def _median_index(quantiles) -> int:
     return list(quantiles).index(0.5)  # the config requires the median
 
 
-def _history(manifest: dict, path: str):
-    spec = manifest["series"]
-    columns = spec["columns"]
-    header = data.csv_columns(path)
-    series = data.read_csv(path, target=columns[0] if columns[0] in header else None,
-                           frequency=spec["frequency"], covariates=tuple(columns[1:]))
-    if len(series.values) < spec["lookback"]:
-        raise ValueError(f"{path}: {len(series.values)} rows, the model needs the last "
-                         f"{spec['lookback']}")
-    if series.values.shape[1] != len(columns):
-        raise ValueError(f"{path}: {series.values.shape[1]} value column(s), the model reads "
-                         f"{len(columns)} ({', '.join(columns)})")
-    return series.values[-spec["lookback"]:], series.index[-1]
+def baseline_forecast(name: str, state, ets_history=None) -> np.ndarray:
+    """A classical forecast `[origins, horizon]` of the target at every test origin, from
+    the history before each origin alone.
 
-
-def baseline_forecasts(target: np.ndarray, starts: np.ndarray, w, ets_history=None):
-    """Naive, seasonal naive and ETS forecasts for each origin, from the history alone.
-
-    Returns `{"baseline_<name>": [origins, horizon]}`. ETS (additive trend, and additive
-    season where the history holds two seasons) is refitted at every origin; if it cannot
-    be fitted its entry is left out and the reason logged.
+    `naive` repeats the last value, `seasonal_naive` the value one season back, and `ets`
+    refits an exponential-smoothing model (additive trend, and additive season where the
+    history holds two seasons) at every origin.
     """
+    target, w = state.series.values[:, 0], state.windowing
+    starts = state.origins["test"]
     steps = np.arange(w.horizon)
-    naive = np.stack([np.full(w.horizon, target[t - 1]) for t in starts])
-    back = w.season * (steps // w.season + 1)
-    seasonal = np.stack([target[t + steps - back] for t in starts])
-    out = {"baseline_naive": naive, "baseline_seasonal_naive": seasonal}
-    try:
-        out["baseline_ets"] = np.stack([_ets(target[:t], w, ets_history) for t in starts])
-    except (ValueError, np.linalg.LinAlgError) as e:
-        log.warning("ETS baseline left out: %s", e)
-    return out
+    if name == "naive":
+        return np.stack([np.full(w.horizon, target[t - 1]) for t in starts])
+    if name == "seasonal_naive":
+        back = w.season * (steps // w.season + 1)
+        return np.stack([target[t + steps - back] for t in starts])
+    if name == "ets":
+        return np.stack([_ets(target[:t], w, ets_history) for t in starts])
+    raise ValueError(f"baseline_forecast name: got {name!r}, expected naive, "
+                     "seasonal_naive or ets")
 
 
 def _ets(history: np.ndarray, w, limit=None) -> np.ndarray:

@@ -1,10 +1,19 @@
-"""Image-classification data: scikit-learn's digits (embedded) or a folder of class folders."""
+"""Image-classification data: scikit-learn's digits (embedded) or a folder of class folders.
+
+Both go through the decoder the exported model runs (`suite.data.images.decode_image`):
+the digits are stored as the 8-bit PNGs a user would send, and a folder's files are
+read as they are. The datasets hold records (PNG bytes or file paths) that `decode`
+turns into pixels, so the Trainer shuffles cheap records and decodes after.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import io
+
 import numpy as np
 import tensorflow as tf
-from sklearn.datasets import load_digits
+from PIL import Image
 
 from suite.data import (DataInfo, Skipped, Splits, fingerprint_arrays, fingerprint_files,
                         stratified_split)
@@ -14,72 +23,96 @@ DIGITS_SIZE = 8
 FOLDER_SIZE = 64
 
 
-def image_shape(config) -> tuple[int, int, int]:
-    """`(height, width, channels)` of the model input for this data config."""
+@dataclasses.dataclass
+class ImageState:
+    """The preprocessing the model and the export share: the decoded image's shape."""
+
+    height: int
+    width: int
+    channels: int
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.height, self.width, self.channels
+
+
+def default_shape(config) -> tuple[int, int]:
+    """`(size, channels)` when the config leaves them unset: 8x8 grey digits, 64x64 RGB."""
     embedded = config.path is None
-    size = config.image_size or (DIGITS_SIZE if embedded else FOLDER_SIZE)
-    channels = config.channels or (1 if embedded else 3)
-    return size, size, channels
+    return (DIGITS_SIZE if embedded else FOLDER_SIZE), (1 if embedded else 3)
 
 
 def load(config) -> Splits:
-    """The splits named by the `data` config: digits when `path` is unset, else a folder."""
+    """The splits named by the `data` config: digits when `path` is unset, else a folder.
+
+    `config.image_size` and `config.channels` must be resolved (not `None`).
+    """
+    state = ImageState(config.image_size, config.image_size, config.channels)
     if config.path is None:
-        return load_digits_splits(config)
-    return load_folder_splits(config)
+        return load_digits_splits(config, state)
+    return load_folder_splits(config, state)
 
 
-def load_digits_splits(config) -> Splits:
-    """scikit-learn's 1,797 8x8 digit images (16 grey levels), scaled to [0, 1]."""
+def load_digits_splits(config, state: ImageState) -> Splits:
+    """scikit-learn's 1,797 8x8 digit images (16 grey levels), as 8-bit PNG records."""
+    from sklearn.datasets import load_digits
+
     digits = load_digits()
-    images = (digits.images.astype(np.float32) / 16.0)[..., None]
+    pixels = np.round(digits.images * 255.0 / 16.0).astype(np.uint8)
+    records = np.asarray([_png(p) for p in pixels], dtype=object)
     labels = digits.target.astype(np.int32)
-    shape = image_shape(config)
-    if shape != (DIGITS_SIZE, DIGITS_SIZE, 1):
-        images = tf.image.resize(images, shape[:2], antialias=True).numpy()
-        images = np.repeat(images, shape[2], axis=-1) if shape[2] == 3 else images
     idx = stratified_split(labels, config.val_fraction, config.test_fraction, config.seed,
                            config.limit)
-    make = {k: tf.data.Dataset.from_tensor_slices((images[i], labels[i])) for k, i in idx.items()}
     info = DataInfo(
         fingerprint=fingerprint_arrays(digits.images, digits.target),
         sizes={k: len(i) for k, i in idx.items()},
         classes=[str(c) for c in digits.target_names],
         source="embedded: scikit-learn digits",
-        extra={"image_shape": shape},
+        state=state,
     )
-    return Splits(make["train"], make["val"], make["test"], info)
+
+    def decode(record, label):
+        return decode_image(record, state.shape[:2], state.channels), label
+
+    make = {k: tf.data.Dataset.from_tensor_slices((records[i].astype(bytes), labels[i]))
+            for k, i in idx.items()}
+    return Splits(make["train"], make["val"], make["test"], info, decode=decode)
 
 
-def load_folder_splits(config) -> Splits:
+def load_folder_splits(config, state: ImageState) -> Splits:
     """A folder with one sub-folder per class; unreadable images are skipped or stop the run."""
     skipped = Skipped(config.on_error)
     paths, labels, classes = scan_class_folders(config.path, skipped)
-    shape = image_shape(config)
     idx = stratified_split(labels, config.val_fraction, config.test_fraction, config.seed,
                            config.limit)
     paths_arr = np.asarray(paths)
-
-    def dataset(i):
-        ds = tf.data.Dataset.from_tensor_slices((paths_arr[i], labels[i]))
-        return ds.map(lambda p, y: (decode_image(tf.io.read_file(p), shape[:2], shape[2]), y),
-                      num_parallel_calls=tf.data.AUTOTUNE)
-
     info = DataInfo(
         fingerprint=fingerprint_files(paths, config.path),
         sizes={k: len(i) for k, i in idx.items()},
         classes=classes,
         source=f"folder: {config.path}",
         skipped=list(skipped.items),
-        extra={"image_shape": shape},
+        state=state,
     )
-    return Splits(dataset(idx["train"]), dataset(idx["val"]), dataset(idx["test"]), info)
+
+    def decode(path, label):
+        return decode_image(tf.io.read_file(path), state.shape[:2], state.channels), label
+
+    make = {k: tf.data.Dataset.from_tensor_slices((paths_arr[i], labels[i]))
+            for k, i in idx.items()}
+    return Splits(make["train"], make["val"], make["test"], info, decode=decode)
 
 
 def to_numpy(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """All `(images, labels)` of an unbatched dataset as two arrays."""
+    """All `(images, labels)` of an unbatched dataset of examples as two arrays."""
     xs, ys = [], []
     for x, y in ds.batch(256).as_numpy_iterator():
         xs.append(x)
         ys.append(y)
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="PNG")  # uint8 2-D: grayscale
+    return out.getvalue()

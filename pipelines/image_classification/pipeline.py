@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import keras
 import numpy as np
 import tensorflow as tf
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from suite import plots
+from suite.baselines import Baseline
 from suite.data import DataInfo, Splits
 from suite.data.images import decode_image
 from suite.pipeline import Pipeline
@@ -31,11 +27,19 @@ class ImageClassificationPipeline(Pipeline):
     monitor = "val_accuracy"
     monitor_mode = "max"
 
+    # --- data and model -----------------------------------------------------------------
+
     def load_data(self) -> Splits:
-        return data.load(self.config.data)
+        cfg = self.config.data
+        size, channels = data.default_shape(cfg)
+        cfg.image_size = cfg.image_size or size
+        cfg.channels = cfg.channels or channels
+        splits = data.load(cfg)
+        self._labels: dict[str, np.ndarray] = {}
+        return splits
 
     def build_model(self, info: DataInfo) -> keras.Model:
-        return self._compiled(model.build_cnn(info.extra["image_shape"], len(info.classes),
+        return self._compiled(model.build_cnn(info.state.shape, len(info.classes),
                                               self.config.model), self.trainer)
 
     @staticmethod
@@ -65,55 +69,92 @@ class ImageClassificationPipeline(Pipeline):
 
         return augment
 
-    def evaluate(self, net: keras.Model, splits: Splits) -> dict[str, float]:
-        x_train, y_train = data.to_numpy(splits.train)
-        x_test, y_test = data.to_numpy(splits.test)
-        y_pred = _predict(net, x_test, self.config.trainer.batch_size)
-        self._test_predictions = (y_test, y_pred)
-        metrics = _scores("test", y_test, y_pred)
+    # --- baselines, evaluation ----------------------------------------------------------
 
-        shape, classes = splits.info.extra["image_shape"], len(splits.info.classes)
-        print(f"[{self.name}] training the MLP baseline", file=sys.stderr)
-        mlp_trainer = Trainer(self.trainer.config)
-        with mlp_trainer.scope():
-            mlp = self._compiled(model.build_mlp(shape, classes, self.config.model),
-                                 mlp_trainer)
-        mlp_trainer.fit(mlp, splits.train, splits.val, monitor=self.monitor,
-                        mode=self.monitor_mode, augment=self.augment(splits.info))
-        metrics |= _scores("baseline_mlp", y_test,
-                           _predict(mlp, x_test, self.config.trainer.batch_size))
+    def baselines(self) -> list[Baseline]:
+        return [
+            Baseline("mlp", fit=self._fit_mlp, predict=self._predict_net,
+                     depends_on=("trainer", "model.mlp_hidden", "model.dropout", "model.l2"),
+                     description="a dense network on the raw pixels, trained alike"),
+            Baseline("logistic_regression", fit=self._fit_logistic_regression,
+                     predict=self._predict_logistic_regression, depends_on=("trainer.seed",),
+                     description="multinomial logistic regression on the raw pixels"),
+        ]
 
-        logreg = LogisticRegression(max_iter=2000, random_state=self.config.trainer.seed)
-        logreg.fit(x_train.reshape(len(x_train), -1), y_train)
-        metrics |= _scores("baseline_logistic_regression", y_test,
-                           logreg.predict(x_test.reshape(len(x_test), -1)))
-        return metrics
+    def _fit_mlp(self, splits: Splits, workdir):
+        info = splits.info
+        return self.fit_network(
+            lambda: self._compiled(model.build_mlp(info.state.shape, len(info.classes),
+                                                   self.config.model), Trainer(self.trainer.config)),
+            splits, workdir, augment=self.augment(info))
 
-    def figures(self, net: keras.Model, splits: Splits) -> dict:
-        y_true, y_pred = self._test_predictions
+    def _predict_net(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
+        x, _ = self._arrays(splits, "test")
+        probabilities = net.predict(x, batch_size=self.config.trainer.batch_size, verbose=0)
+        return {"class_id": np.argmax(probabilities, axis=-1).astype(np.int32)}
+
+    def _fit_logistic_regression(self, splits: Splits, workdir):
+        from sklearn.linear_model import LogisticRegression
+
+        x, y = self._arrays(splits, "train")
+        return LogisticRegression(max_iter=2000, random_state=self.config.trainer.seed).fit(
+            x.reshape(len(x), -1), y)
+
+    def _predict_logistic_regression(self, fitted, splits: Splits) -> dict[str, np.ndarray]:
+        x, _ = self._arrays(splits, "test")
+        return {"class_id": fitted.predict(x.reshape(len(x), -1)).astype(np.int32)}
+
+    def predict(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
+        return self._predict_net(net, splits)
+
+    def score(self, predictions: dict[str, np.ndarray], splits: Splits) -> dict[str, float]:
+        from sklearn.metrics import accuracy_score, f1_score
+
+        _, y = self._arrays(splits, "test")
+        pred = predictions["class_id"]
+        return {"accuracy": accuracy_score(y, pred),
+                "macro_f1": f1_score(y, pred, average="macro", zero_division=0)}
+
+    def _arrays(self, splits: Splits, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The decoded images and labels of a split, decoded once per run."""
+        if name not in self._labels:
+            self._labels[name] = data.to_numpy(splits.examples(name))
+        return self._labels[name]
+
+    def figures(self, net, splits: Splits, predictions) -> dict:
+        from sklearn.metrics import confusion_matrix
+
+        _, y_true = self._arrays(splits, "test")
+        y_pred = predictions["test"]["class_id"]
         classes = splits.info.classes
         matrix = confusion_matrix(y_true, y_pred, labels=range(len(classes)))
-        accuracy = accuracy_score(y_true, y_pred)
+        accuracy = float(np.mean(y_true == y_pred))
         return {"confusion_matrix": plots.confusion_matrix(
             matrix, classes, title=f"CNN on the test split: accuracy {accuracy:.2%}")}
 
-    def signature(self, info: DataInfo) -> dict:
-        h, w, c = info.extra["image_shape"]
+    # --- export -------------------------------------------------------------------------
+
+    def describe(self, info: DataInfo) -> dict:
+        h, w, c = info.state.shape
+        outputs = {"probabilities": {"kind": "class_probabilities",
+                                     "description": "one probability per label"},
+                   "class_id": {"kind": "class_id"},
+                   "label": {"kind": "label"}}
         return {
-            "inputs": {"images": {"dtype": "string", "shape": [None],
-                                  "description": "encoded image bytes (PNG, JPEG, BMP, GIF); "
-                                                 f"decoded, resized to {h}x{w}x{c}, scaled"}},
-            "outputs": {
-                "probabilities": {"dtype": "float32", "shape": [None, len(info.classes)]},
-                "class_id": {"dtype": "int32", "shape": [None]},
-                "label": {"dtype": "string", "shape": [None]},
-            },
-            "endpoints": {"predict_pixels": {"pixels": {"dtype": "float32",
-                                                        "shape": [None, h, w, c]}}},
+            "serving_default": {
+                "inputs": {"images": {"kind": "encoded_image",
+                                      "description": "encoded image bytes (PNG, JPEG, BMP, "
+                                                     f"GIF); decoded, resized to {h}x{w}x{c} "
+                                                     "and scaled to [0, 1] inside the model"}},
+                "outputs": outputs},
+            "predict_pixels": {
+                "inputs": {"pixels": {"kind": "pixels",
+                                      "description": f"{h}x{w}x{c} float pixels in [0, 1]"}},
+                "outputs": outputs},
         }
 
     def serving_model(self, net: keras.Model, info: DataInfo) -> keras.export.ExportArchive:
-        h, w, c = info.extra["image_shape"]
+        h, w, c = info.state.shape
         labels = tf.constant(info.classes)
 
         def answer(pixels):
@@ -135,30 +176,3 @@ class ImageClassificationPipeline(Pipeline):
                              input_signature=[tf.TensorSpec([None, h, w, c], tf.float32,
                                                             name="pixels")])
         return archive
-
-    @classmethod
-    def predict_inputs(cls, manifest: dict, inputs: list[str]) -> dict[str, tf.Tensor]:
-        blobs = []
-        for item in inputs:
-            try:
-                blobs.append(Path(item).read_bytes())
-            except OSError as e:
-                raise ValueError(f"cannot read image {item!r}: {e.strerror}") from None
-        return {"images": tf.constant(blobs)}
-
-    @classmethod
-    def format_predictions(cls, manifest: dict, inputs: list[str], outputs: dict) -> str:
-        labels = [b.decode() for b in outputs["label"].numpy()]
-        confidence = outputs["probabilities"].numpy().max(axis=-1)
-        width = max(len(i) for i in inputs)
-        return "\n".join(f"{i:<{width}}  {label}  ({p:.1%})"
-                         for i, label, p in zip(inputs, labels, confidence))
-
-
-def _predict(net: keras.Model, x: np.ndarray, batch_size: int) -> np.ndarray:
-    return np.argmax(net.predict(x, batch_size=batch_size, verbose=0), axis=-1)
-
-
-def _scores(prefix: str, y_true, y_pred) -> dict[str, float]:
-    return {f"{prefix}_accuracy": float(accuracy_score(y_true, y_pred)),
-            f"{prefix}_macro_f1": float(f1_score(y_true, y_pred, average="macro"))}

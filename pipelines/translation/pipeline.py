@@ -3,9 +3,9 @@ scored with BLEU and chrF against the same model without attention."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
-import sys
 from pathlib import Path
 
 import keras
@@ -14,10 +14,10 @@ import sacrebleu
 import tensorflow as tf
 
 from suite import decoding, plots
+from suite.baselines import Baseline
 from suite.data import DataInfo, Skipped, Splits
 from suite.metrics import MaskedSparseCrossentropy
-from suite.pipeline import Pipeline
-from suite.training import Trainer
+from suite.pipeline import Pipeline, say
 
 from pipelines.translation import data, model
 from pipelines.translation.config import TranslationConfig
@@ -53,12 +53,10 @@ class TranslationPipeline(Pipeline):
         parts = data.split_by_source(pairs, cfg.val_fraction, cfg.test_fraction, cfg.seed,
                                      cfg.limit)
         sources, targets = data.columns(parts["train"])
-        print(f"[{self.name}] learning subword vocabularies from {len(sources)} training "
-              "pairs", file=sys.stderr)
-        source_proto = model.train_tokenizer(sources, m.source_vocabulary)
-        target_proto = model.train_tokenizer(targets, m.target_vocabulary)
-        source_tokenizer, target_tokenizer = tokenizers(
-            {"source_proto": source_proto, "target_proto": target_proto})
+        say(self.name, f"learning subword vocabularies from {len(sources)} training pairs")
+        state = TranslationState(model.train_tokenizer(sources, m.source_vocabulary),
+                                 model.train_tokenizer(targets, m.target_vocabulary))
+        source_tokenizer, target_tokenizer = state.tokenizers()
         datasets = {}
         for name, split in parts.items():
             s, t = data.columns(split)
@@ -68,20 +66,18 @@ class TranslationPipeline(Pipeline):
         for name in ("train", "val", "test"):
             for s, t in parts[name]:
                 digest.update(f"{name}\t{s}\t{t}\n".encode())
+        self.pairs = parts
         info = DataInfo(
             fingerprint=digest.hexdigest()[:16],
             sizes={name: len(split) for name, split in parts.items()},
-            source=source, skipped=list(skipped.items),
-            extra={"pairs": parts, "source_proto": source_proto, "target_proto": target_proto,
-                   "vocabulary_sizes": (int(source_tokenizer.vocab_size()),
-                                        int(target_tokenizer.vocab_size()))},
+            source=source, skipped=list(skipped.items), state=state,
         )
         return Splits(datasets["train"], datasets["val"], datasets["test"], info)
 
     def build_model(self, info: DataInfo, attention: str | None = "config") -> keras.Model:
         m = self.config.model
         net = model.Translator(
-            *info.extra["vocabulary_sizes"],
+            *info.state.vocabulary_sizes,
             embedding_dim=m.embedding_dim, encoder_units=m.encoder_units,
             encoder_depth=m.encoder_depth, decoder_units=m.decoder_units,
             attention=m.attention if attention == "config" else attention,
@@ -94,42 +90,47 @@ class TranslationPipeline(Pipeline):
     def batching(self, info: DataInfo):
         return model.bucketed_batches(self.config.model.bucket_width, self.config.model.max_tokens)
 
-    # --- evaluation -------------------------------------------------------------------
+    # --- baselines, evaluation ----------------------------------------------------------
 
-    def evaluate(self, net: keras.Model, splits: Splits) -> dict[str, float]:
-        info = splits.info
-        self.test_pairs = info.extra["pairs"]["test"]
-        sources, references = data.columns(self.test_pairs)
-        print(f"[{self.name}] training the no-attention baseline", file=sys.stderr)
-        baseline_trainer = Trainer(self.trainer.config)
-        with baseline_trainer.scope():
-            baseline = self.build_model(info, attention=None)
-        baseline_trainer.fit(baseline, splits.train, splits.val, monitor=self.monitor,
-                             mode=self.monitor_mode, batch=self.batching(info))
+    def baselines(self) -> list[Baseline]:
+        shared = tuple(f"model.{k}" for k in (
+            "source_vocabulary", "target_vocabulary", "max_tokens", "embedding_dim",
+            "encoder_units", "encoder_depth", "decoder_units", "dropout", "label_smoothing",
+            "beam_width", "length_penalty", "bucket_width"))
+        return [Baseline(
+            "no_attention", fit=self._fit_no_attention, predict=self._translate_test,
+            depends_on=("trainer", *shared),
+            description="the same encoder-decoder reading only the encoder's final state")]
 
-        self.info, self.outputs, metrics = info, {}, {}
-        for prefix, translator in (("test", net), ("baseline_no_attention", baseline)):
-            greedy, beam = self.translate(translator, info, sources,
-                                          (1, self.config.model.beam_width))
-            for search, hypotheses in (("greedy", greedy), ("beam", beam)):
-                self.outputs[prefix, search] = hypotheses
-                suffix = "" if search == "beam" else "_greedy"
-                metrics[f"{prefix}_bleu{suffix}"] = _bleu(hypotheses, references)
-                metrics[f"{prefix}_chrf{suffix}"] = sacrebleu.corpus_chrf(
-                    hypotheses, [list(references)]).score
-        self.parameters = {"attention": net.count_params(), "no attention": baseline.count_params()}
-        self.by_length = bleu_by_length(sources, references,
-                                        {"attention": self.outputs["test", "beam"],
-                                         "no attention":
-                                             self.outputs["baseline_no_attention", "beam"]})
-        self.attention_examples = self._attention_examples(net, info, sources)
+    def _fit_no_attention(self, splits: Splits, workdir) -> keras.Model:
+        return self.fit_network(lambda: self.build_model(splits.info, attention=None), splits,
+                                workdir, batch=self.batching(splits.info))
+
+    def _translate_test(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
+        sources, _ = data.columns(self.pairs["test"])
+        greedy, beam = self.translate(net, splits.info, sources,
+                                      (1, self.config.model.beam_width))
+        return {"greedy": np.asarray(greedy, dtype=str), "beam": np.asarray(beam, dtype=str),
+                "parameters": np.asarray(net.count_params())}
+
+    def predict(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
+        return self._translate_test(net, splits)
+
+    def score(self, predictions: dict[str, np.ndarray], splits: Splits) -> dict[str, float]:
+        _, references = data.columns(self.pairs["test"])
+        metrics = {}
+        for search, suffix in (("beam", ""), ("greedy", "_greedy")):
+            hypotheses = [str(h) for h in predictions[search]]
+            metrics[f"bleu{suffix}"] = _bleu(hypotheses, references)
+            metrics[f"chrf{suffix}"] = sacrebleu.corpus_chrf(hypotheses,
+                                                             [list(references)]).score
         return metrics
 
     def translate(self, net: keras.Model, info: DataInfo, sentences, beam_widths,
                   batch_size: int = 128) -> list[list[str]]:
         """Translations of `sentences` at each beam width, by the graph the export serves."""
         m = self.config.model
-        source_tokenizer, target_tokenizer = tokenizers(info)
+        source_tokenizer, target_tokenizer = info.state.tokenizers()
         graphs = [translation_graph(net, source_tokenizer, target_tokenizer, m.max_tokens,
                                     width, m.length_penalty) for width in beam_widths]
         fn = tf.function(lambda s: [graph(s)[0] for graph in graphs],
@@ -146,8 +147,8 @@ class TranslationPipeline(Pipeline):
         mid_length = [s for s in dict.fromkeys(sources) if 6 <= len(s.split()) <= 14]
         picks = mid_length[:3] or list(dict.fromkeys(sources))[:3]
         m = self.config.model
-        fn = tf.function(attention_graph(net, *tokenizers(info), m.max_tokens, m.beam_width,
-                                         m.length_penalty))
+        fn = tf.function(attention_graph(net, *info.state.tokenizers(), m.max_tokens,
+                                         m.beam_width, m.length_penalty))
         out = fn(tf.constant(picks, tf.string))
         examples = []
         for i, sentence in enumerate(picks):
@@ -159,53 +160,73 @@ class TranslationPipeline(Pipeline):
                              "weights": out["weights"][i, :len(tgt), :len(src)].numpy()})
         return examples
 
-    def figures(self, net: keras.Model, splits: Splits) -> dict:
-        groups = [row["bucket"] for row in self.by_length]
+    def _systems(self, predictions) -> dict[str, list[str]]:
+        """Beam-search translations of the test sources by system name, for people."""
+        names = {"test": "attention", "baseline_no_attention": "no attention"}
+        return {names.get(k, k): [str(t) for t in p["beam"]] for k, p in predictions.items()}
+
+    def figures(self, net: keras.Model, splits: Splits, predictions) -> dict:
+        sources, references = data.columns(self.pairs["test"])
+        systems = self._systems(predictions)
+        by_length = bleu_by_length(sources, references, systems)
         figures = {"bleu_by_length": plots.metric_by_group(
-            groups, {name: [row[name] for row in self.by_length]
-                     for name in ("attention", "no attention")},
-            [row["sentences"] for row in self.by_length], metric="BLEU (beam search)",
+            [row["bucket"] for row in by_length],
+            {name: [row[name] for row in by_length] for name in systems},
+            [row["sentences"] for row in by_length], metric="BLEU (beam search)",
             xlabel="source sentence length (words)",
             title="Test BLEU by source length: attention vs the final state only")}
-        for i, ex in enumerate(self.attention_examples):
-            figures[f"attention_{i + 1}"] = plots.attention_map(
-                ex["weights"], ex["source_pieces"], ex["output_pieces"],
-                title=f"{ex['source']}\n-> {ex['translation']}")
+        if net.attention is not None:
+            for i, ex in enumerate(self._attention_examples(net, splits.info, sources)):
+                figures[f"attention_{i + 1}"] = plots.attention_map(
+                    ex["weights"], ex["source_pieces"], ex["output_pieces"],
+                    title=f"{ex['source']}\n-> {ex['translation']}")
         return figures
 
-    def artifacts(self) -> dict[str, str]:
-        sources, references = data.columns(self.test_pairs)
-        rows = ["| source | reference | attention (beam) | no attention (beam) |",
-                "|---|---|---|---|"]
+    def artifacts(self, net: keras.Model, splits: Splits, predictions) -> dict[str, str]:
+        sources, references = data.columns(self.pairs["test"])
+        systems = self._systems(predictions)
+        rows = ["| source | reference | " + " | ".join(f"{n} (beam)" for n in systems) + " |",
+                "|---" * (2 + len(systems)) + "|"]
         for i in range(min(SAMPLES, len(sources))):
-            cells = [sources[i], references[i], self.outputs["test", "beam"][i],
-                     self.outputs["baseline_no_attention", "beam"][i]]
+            cells = [sources[i], references[i], *(t[i] for t in systems.values())]
             rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        table = ["bucket,sentences,attention_bleu,no_attention_bleu"]
-        table += [f"{r['bucket']},{r['sentences']},{r['attention']:.2f},{r['no attention']:.2f}"
-                  for r in self.by_length]
-        params = "\n".join(f"{k}: {v:,} parameters" for k, v in self.parameters.items())
+        by_length = bleu_by_length(sources, references, systems)
+        names = list(systems)
+        table = ["bucket,sentences," + ",".join(f"{n.replace(' ', '_')}_bleu" for n in names)]
+        table += [f"{r['bucket']},{r['sentences']}," + ",".join(f"{r[n]:.2f}" for n in names)
+                  for r in by_length]
+        params = "\n".join(f"{name}: {int(p['parameters']):,} parameters"
+                           for name, p in zip(systems, predictions.values()))
         return {"samples.md": "\n".join(rows) + "\n", "bleu_by_length.csv": "\n".join(table) + "\n",
                 "parameters.txt": params + "\n"}
 
     # --- export -----------------------------------------------------------------------
 
-    def signature(self, info: DataInfo) -> dict:
+    def describe(self, info: DataInfo) -> dict:
         m = self.config.model
+        sentences = {"kind": "text",
+                     "description": "UTF-8 English sentences; a source longer than "
+                                    f"{m.max_tokens} subword pieces is truncated there"}
         return {
-            "inputs": {"sentences": {
-                "dtype": "string", "shape": [None],
-                "description": f"UTF-8 English sentences; a source longer than {m.max_tokens} "
-                               "subword pieces is truncated there"}},
-            "outputs": {"translation": {"dtype": "string", "shape": [None]}},
-            "endpoints": {"attention": {"sentences": {"dtype": "string", "shape": [None]}}},
-            "decoding": {"beam_width": m.beam_width, "length_penalty": m.length_penalty,
-                         "max_tokens": m.max_tokens},
+            "serving_default": {"inputs": {"sentences": sentences},
+                                "outputs": {"translation": {
+                                    "kind": "text", "description": "the translation, by "
+                                                                   "beam search"}}},
+            "attention": {"inputs": {"sentences": sentences},
+                          "outputs": {"weights": {
+                              "kind": "attention_weights",
+                              "description": "weights[i, t, s]: output piece t of sentence "
+                                             "i attending to source piece s"}}},
         }
+
+    def manifest_extra(self, info: DataInfo) -> dict:
+        m = self.config.model
+        return {"decoding": {"beam_width": m.beam_width, "length_penalty": m.length_penalty,
+                             "max_tokens": m.max_tokens}}
 
     def serving_model(self, net: keras.Model, info: DataInfo) -> keras.export.ExportArchive:
         m = self.config.model
-        source_tokenizer, target_tokenizer = tokenizers(info)
+        source_tokenizer, target_tokenizer = info.state.tokenizers()
         translate = translation_graph(net, source_tokenizer, target_tokenizer, m.max_tokens,
                                       m.beam_width, m.length_penalty)
         archive = keras.export.ExportArchive()
@@ -220,21 +241,26 @@ class TranslationPipeline(Pipeline):
             m.length_penalty), input_signature=spec)
         return archive
 
-    @classmethod
-    def predict_inputs(cls, manifest: dict, inputs: list[str]) -> dict[str, tf.Tensor]:
-        return {"sentences": tf.constant(inputs, tf.string)}
 
-    @classmethod
-    def format_predictions(cls, manifest: dict, inputs: list[str], outputs: dict) -> str:
-        translations = [t.decode("utf-8") for t in outputs["translation"].numpy()]
-        return "\n".join(f"{s}\n  -> {t}" for s, t in zip(inputs, translations))
+@dataclasses.dataclass
+class TranslationState:
+    """The fitted preprocessing: SentencePiece models learned from the training pairs.
 
+    Training, evaluation and the export all tokenize with tokenizers loaded from these
+    same serialized models.
+    """
 
-def tokenizers(protos: DataInfo | dict):
-    """Freshly loaded source and target tokenizers (see `model.load_tokenizer`)."""
-    protos = protos.extra if isinstance(protos, DataInfo) else protos
-    return (model.load_tokenizer(protos["source_proto"], "source_tokenizer"),
-            model.load_tokenizer(protos["target_proto"], "target_tokenizer"))
+    source_proto: bytes
+    target_proto: bytes
+
+    def tokenizers(self):
+        """Freshly loaded source and target tokenizers (see `model.load_tokenizer`)."""
+        return (model.load_tokenizer(self.source_proto, "source_tokenizer"),
+                model.load_tokenizer(self.target_proto, "target_tokenizer"))
+
+    @property
+    def vocabulary_sizes(self) -> tuple[int, int]:
+        return tuple(int(t.vocab_size()) for t in self.tokenizers())
 
 
 def translation_graph(net, source_tokenizer, target_tokenizer, max_tokens: int,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
-from sklearn.model_selection import train_test_split
 
 
 @dataclasses.dataclass
@@ -15,12 +14,15 @@ class DataInfo:
     """What the model and the export need to know about the data.
 
     Args:
-        fingerprint: a content hash of the data (logged as an MLflow tag).
+        fingerprint: a content hash of the data (logged as an MLflow tag; keys the saved
+            model of an unfinished run and the baseline cache).
         sizes: the number of examples per split.
         classes: class names, index = class id (classification tasks).
         source: where the data came from, for people (a path or "embedded: ...").
         skipped: input files or lines that were skipped, with the reason.
-        extra: anything task-specific (input shape, vocabularies, scaling, ...).
+        state: the fitted preprocessing, a dataclass of the pipeline's own (vocabularies,
+            tokenizer models, image shape, windowing, ...). The model and the export are
+            both built from this one object, so serving preprocesses as training did.
     """
 
     fingerprint: str
@@ -28,17 +30,36 @@ class DataInfo:
     classes: list[str] = dataclasses.field(default_factory=list)
     source: str = ""
     skipped: list[str] = dataclasses.field(default_factory=list)
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    state: Any = None
 
 
 @dataclasses.dataclass
 class Splits:
-    """Unbatched `tf.data` datasets of `(inputs, targets)` per split, plus their `DataInfo`."""
+    """`tf.data` datasets per split, plus their `DataInfo`.
+
+    Each dataset holds unbatched `(inputs, targets)` examples, or, when `decode` is set,
+    cheap records (file paths, encoded bytes) that `decode` turns into examples. Records
+    let the Trainer shuffle a large data set before decoding it, with no shuffle buffer of
+    decoded images; `examples(name)` gives the decoded examples of a split.
+
+    Args:
+        train, val, test: the datasets.
+        info: what the model and the export need to know.
+        decode: an optional `record -> (inputs, targets)` function, traceable by tf.data.
+    """
 
     train: tf.data.Dataset
     val: tf.data.Dataset
     test: tf.data.Dataset
     info: DataInfo
+    decode: Callable | None = None
+
+    def examples(self, name: str) -> tf.data.Dataset:
+        """The decoded `(inputs, targets)` examples of the split `name`."""
+        ds = getattr(self, name)
+        if self.decode is None:
+            return ds
+        return ds.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def stratified_split(labels, val_fraction: float, test_fraction: float, seed: int,
@@ -55,6 +76,8 @@ def stratified_split(labels, val_fraction: float, test_fraction: float, seed: in
     Returns:
         `{"train": idx, "val": idx, "test": idx}`, each sorted.
     """
+    from sklearn.model_selection import train_test_split  # training only, not prediction
+
     labels = np.asarray(labels)
     idx = np.arange(len(labels))
     if limit is not None and limit < len(idx):

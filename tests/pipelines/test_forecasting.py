@@ -8,11 +8,12 @@ import tensorflow as tf
 import mlflow
 from pipelines.forecasting import data
 from pipelines.forecasting.config import ForecastingConfig
-from pipelines.forecasting.pipeline import baseline_forecasts
+from pipelines.forecasting.pipeline import baseline_forecast
 from suite import export
 from suite.cli import main
 from suite.config import load_config
 from suite.data import DataError
+from tests.harness import assert_manifest_matches_model, predict_without_training_code
 
 
 def test_splits_keep_every_later_value_out_of_training():
@@ -48,11 +49,17 @@ def test_tf_data_windows_match_the_arrays():
 def test_baselines_by_hand():
     w = data.Windowing(lookback=4, horizon=5, season=3, test_size=5, val_size=5)
     target = np.arange(20, dtype=float) ** 1.5
-    out = baseline_forecasts(target, np.array([12]), w)
-    np.testing.assert_allclose(out["baseline_naive"][0], [target[11]] * 5)
+    series = data.Series(target[:, None], ["y"], pd.date_range("2000", periods=20, freq="D"),
+                         "D", "test")
+    state = data.ForecastState(series, w, {"test": np.array([12])})
+    np.testing.assert_allclose(baseline_forecast("naive", state)[0], [target[11]] * 5)
     # step k forecasts t+k from t+k-3*(k//3+1): 9, 10, 11, then 9, 10 again (season 3)
-    np.testing.assert_allclose(out["baseline_seasonal_naive"][0], target[[9, 10, 11, 9, 10]])
-    assert out["baseline_ets"].shape == (1, 5)
+    np.testing.assert_allclose(baseline_forecast("seasonal_naive", state)[0],
+                               target[[9, 10, 11, 9, 10]])
+    ets = baseline_forecast("ets", state)
+    assert ets.shape == (1, 5) and (np.diff(ets[0]) > 0).all()  # a rising series rises on
+    with pytest.raises(ValueError, match="expected naive, seasonal_naive or ets"):
+        baseline_forecast("drift", state)
 
 
 def test_embedded_series_are_complete():
@@ -136,16 +143,36 @@ def test_sunspots_end_to_end_export_in_raw_units(workdir, capsys):
     version = workdir / "saved_models" / "forecasting" / "1"
     manifest = export.read_manifest(version)
     assert manifest["series"]["lookback"] == 33 and manifest["series"]["horizon"] == 5
-    for key in ("test_mase", "baseline_seasonal_naive_mase", "baseline_ets_mase",
-                "baseline_naive_mase", "test_coverage", "test_smape"):
-        assert np.isfinite(manifest["metrics"][key])
+    # the resolved data-dependent defaults are recorded, not None
+    assert {k: manifest["config"]["data"][k] for k in ("lookback", "horizon", "season",
+                                                        "test_size", "val_size")} == {
+        "lookback": 33, "horizon": 5, "season": 11, "test_size": 40, "val_size": 40}
     run = mlflow.search_runs(experiment_names=["forecasting"]).iloc[0]
+    assert run["params.data.lookback"] == "33" and run["params.data.frequency"] == "YS"
+    for key, value in manifest["metrics"].items():
+        assert run[f"metrics.{key}"] == pytest.approx(value)
+    # the baselines are scored like the model: seasonal naive by hand
+    values = data.load_embedded("sunspots").values[:, 0]
+    origins = np.arange(len(values) - 40, len(values) - 5 + 1)
+    steps = np.arange(5)
+    truth = np.stack([values[t:t + 5] for t in origins])
+    seasonal = np.stack([values[t + steps - 11] for t in origins])
+    scale = np.abs(values[11:len(values) - 80] - values[:len(values) - 80 - 11]).mean()
+    assert manifest["metrics"]["baseline_seasonal_naive_mase"] == pytest.approx(
+        np.abs(truth - seasonal).mean() / scale, rel=1e-5)
     client = mlflow.MlflowClient()
     figures = {a.path for a in client.list_artifacts(run["run_id"], "figures")}
     assert figures == {"figures/learning_curves.png", "figures/forecast_fan.png",
                        "figures/error_by_horizon.png"}
     table = mlflow.artifacts.load_text(f"runs:/{run['run_id']}/backtest/mase_by_horizon.csv")
     assert table.splitlines()[0] == "step,test,baseline_naive,baseline_seasonal_naive,baseline_ets"
+
+    # the served median is the point forecast that was scored
+    serve = tf.saved_model.load(str(version)).signatures["serving_default"]
+    histories = np.stack([values[t - 33:t] for t in origins])[..., None].astype(np.float32)
+    served = serve(history=tf.constant(histories))["median"].numpy()
+    assert np.abs(truth - served).mean() / scale == pytest.approx(
+        manifest["metrics"]["test_mase"], rel=1e-4)
 
     serve = tf.saved_model.load(str(version)).signatures["serving_default"]
     history = data.load_embedded("sunspots").values[-33:][None]
@@ -161,9 +188,13 @@ def test_sunspots_end_to_end_export_in_raw_units(workdir, capsys):
     years = pd.date_range("1960", periods=40, freq="YS").strftime("%Y-%m-%d")
     pd.DataFrame({"year": years, "sunspots": data.load_embedded("sunspots").values[-40:, 0]}
                  ).to_csv(csv, index=False)
+    assert_manifest_matches_model(version)
     capsys.readouterr()
     assert main(["predict", "forecasting", str(csv)]) == 0
     out_lines = capsys.readouterr().out.splitlines()
+    isolated = predict_without_training_code("forecasting", str(csv), cwd=workdir)
+    assert isolated.returncode == 0, isolated.stderr
+    assert isolated.stdout.splitlines() == out_lines
     assert out_lines[2].split() == ["step", "time", "q0.1", "q0.5", "q0.9"]
     assert out_lines[3].split()[:2] == ["1", "2000-01-01"] and len(out_lines) == 8
 
@@ -174,13 +205,20 @@ def test_sunspots_end_to_end_export_in_raw_units(workdir, capsys):
     assert main(["predict", "forecasting", str(reordered)]) == 0
     assert capsys.readouterr().out.splitlines()[3:] == out_lines[3:]  # the target by its name
 
+    renamed = workdir / "renamed.csv"
+    pd.DataFrame({"year": years, "spots": data.load_embedded("sunspots").values[-40:, 0]}
+                 ).to_csv(renamed, index=False)
+    assert main(["predict", "forecasting", str(renamed)]) == 2
+    assert "renamed.csv: the model reads the column(s) 'sunspots'; missing 'sunspots'" in \
+        capsys.readouterr().err
+
     assert main(["predict", "forecasting", str(workdir / "missing.csv")]) == 2
     assert "missing.csv: cannot read it" in capsys.readouterr().err
 
     short = workdir / "short.csv"
-    pd.DataFrame({"year": years[:10], "spots": range(10)}).to_csv(short, index=False)
+    pd.DataFrame({"year": years[:10], "sunspots": range(10)}).to_csv(short, index=False)
     assert main(["predict", "forecasting", str(short)]) == 2
-    assert "10 rows, the model needs the last 33" in capsys.readouterr().err
+    assert "10 rows; the model needs the last 33" in capsys.readouterr().err
 
 
 def test_csv_with_a_covariate_end_to_end(workdir):
@@ -210,8 +248,8 @@ def test_limit_keeps_the_latest_training_windows_and_the_whole_backtest():
     small = data.load(load_config(ForecastingConfig, overrides=["data.dataset=sunspots",
                                                                 "data.limit=50"]).data)
     assert small.info.sizes == {**full.info.sizes, "train": 50}
-    np.testing.assert_array_equal(small.info.extra["origins"]["train"],
-                                  full.info.extra["origins"]["train"][-50:])
+    np.testing.assert_array_equal(small.info.state.origins["train"],
+                                  full.info.state.origins["train"][-50:])
 
 
 def test_a_training_part_shorter_than_a_season_is_an_error(tmp_path):

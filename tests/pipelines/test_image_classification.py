@@ -14,8 +14,12 @@ import tensorflow as tf
 from PIL import Image
 from sklearn.datasets import load_digits
 
+from pipelines.image_classification.config import ImageClassificationConfig
+from pipelines.image_classification.pipeline import ImageClassificationPipeline
 from suite import export
 from suite.cli import main
+from suite.config import load_config
+from tests.harness import assert_manifest_matches_model, predict_without_training_code
 
 TINY = ["--set", "trainer.epochs=1", "--set", "data.limit=200"]
 
@@ -46,11 +50,14 @@ def test_run_tracks_exports_and_serves_png_bytes(workdir, capsys):
     run = runs.iloc[0]
     assert run["status"] == "FINISHED" and run["run_id"] == manifest["mlflow_run_id"]
     assert run["params.trainer.epochs"] == "1" and run["params.data.limit"] == "200"
-    for metric in ("test_accuracy", "test_macro_f1", "baseline_mlp_accuracy",
-                   "baseline_logistic_regression_accuracy", "loss", "val_loss"):
-        assert 0.0 <= run[f"metrics.{metric}"] <= 100.0
-        assert manifest["metrics"].get(metric, 0.0) == pytest.approx(
-            run[f"metrics.{metric}"]) or metric in ("loss", "val_loss")
+    assert set(manifest["metrics"]) == {
+        f"{prefix}_{metric}" for prefix in ("test", "baseline_mlp",
+                                            "baseline_logistic_regression")
+        for metric in ("accuracy", "macro_f1")}
+    for metric, value in manifest["metrics"].items():
+        assert run[f"metrics.{metric}"] == pytest.approx(value)
+    assert run["params.data.image_size"] == "8" and run["params.data.channels"] == "1"
+    assert run["tags.baselines_computed"] == "mlp,logistic_regression"
     assert len(run["tags.data_fingerprint"]) == 16
     client = mlflow.MlflowClient()
     figures = {a.path for a in client.list_artifacts(run["run_id"], "figures")}
@@ -58,8 +65,22 @@ def test_run_tracks_exports_and_serves_png_bytes(workdir, capsys):
     saved = {a.path for a in client.list_artifacts(run["run_id"], "saved_model")}
     assert "saved_model/saved_model.pb" in saved and "saved_model/suite.json" in saved
 
-    paths, targets = _digit_pngs(workdir, 5)
+    # the export, fed the test split's PNG bytes, scores exactly what evaluation scored
+    pipeline = ImageClassificationPipeline(load_config(
+        ImageClassificationConfig, overrides=["trainer.epochs=1", "data.limit=200"]))
+    splits = pipeline.load_data()
+    records = [(r, y) for r, y in splits.test.as_numpy_iterator()]
     loaded = tf.saved_model.load(str(v1))
+    served = loaded.signatures["serving_default"](images=tf.constant([r for r, _ in records]))
+    accuracy = np.mean(served["class_id"].numpy() == np.array([y for _, y in records]))
+    assert accuracy == pytest.approx(manifest["metrics"]["test_accuracy"])
+    # and the pixels training saw are the ones the export decodes
+    pixels = np.stack([x for x, _ in splits.examples("test").as_numpy_iterator()])
+    by_pixels = loaded.signatures["predict_pixels"](pixels=tf.constant(pixels))
+    np.testing.assert_allclose(by_pixels["probabilities"].numpy(),
+                               served["probabilities"].numpy(), atol=1e-6)
+
+    paths, targets = _digit_pngs(workdir, 5)
     out = loaded.signatures["serving_default"](images=tf.constant([p.read_bytes()
                                                                     for p in paths]))
     probabilities = out["probabilities"].numpy()
@@ -71,17 +92,27 @@ def test_run_tracks_exports_and_serves_png_bytes(workdir, capsys):
     by_pixels = loaded.signatures["predict_pixels"](pixels=tf.constant(pixels))
     np.testing.assert_allclose(by_pixels["probabilities"].numpy(), probabilities, atol=0.02)
 
+    assert_manifest_matches_model(v1)
     capsys.readouterr()
     assert main(["predict", "image-classification", *map(str, paths)]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("# image-classification version 1")
-    assert len(printed) == 6 and all("%" in line for line in printed[1:])
+    served_labels = [b.decode() for b in loaded.signatures["serving_default"](
+        images=tf.constant([p.read_bytes() for p in paths]))["label"].numpy()]
+    assert [line.split()[1] for line in printed[1:]] == served_labels
+    isolated = predict_without_training_code("image-classification", *map(str, paths),
+                                             cwd=workdir)
+    assert isolated.returncode == 0, isolated.stderr
+    assert isolated.stdout.splitlines()[1:] == printed[1:]
 
     (workdir / "notes.png").write_text("not an image")
-    assert main(["predict", str(v1), str(workdir / "notes.png")]) == 1
-    assert "the model could not read the input" in capsys.readouterr().err
+    assert main(["predict", str(v1), str(paths[0]), str(workdir / "notes.png")]) == 1
+    assert (f"the model could not read '{workdir / 'notes.png'}': Unknown image file format"
+            in capsys.readouterr().err)
     assert main(["predict", "image-classification", str(workdir / "missing.png")]) == 2
-    assert "cannot read image" in capsys.readouterr().err
+    assert "cannot read " in capsys.readouterr().err
+    assert main(["predict", "no-such-model", str(paths[0])]) == 2
+    assert "no exported model 'no-such-model'" in capsys.readouterr().err
 
     assert main(["run", "all", *TINY]) == 0
     summary = capsys.readouterr().out.splitlines()
@@ -175,7 +206,7 @@ def test_killed_run_resumes_from_its_backup(workdir):
     deadline = time.monotonic() + 180
     done = 0
     while time.monotonic() < deadline and first.poll() is None:
-        metas = list((workdir / ".suite" / "backups").glob("*/training_metadata.json"))
+        metas = list((workdir / ".suite" / "runs").glob("*/backup/training_metadata.json"))
         try:
             done = json.loads(metas[0].read_text())["epoch"] if metas else 0
         except (OSError, ValueError):
@@ -199,4 +230,4 @@ def test_killed_run_resumes_from_its_backup(workdir):
     steps = [m.step for m in mlflow.MlflowClient().get_metric_history(runs.iloc[0]["run_id"],
                                                                       "loss")]
     assert sorted(set(steps)) == list(range(30))
-    assert not list((workdir / ".suite" / "backups").iterdir())
+    assert not list((workdir / ".suite" / "runs").iterdir())  # exported: nothing to resume

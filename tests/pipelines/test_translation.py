@@ -5,6 +5,7 @@ import struct
 
 import numpy as np
 import pytest
+import sacrebleu
 import tensorflow as tf
 
 import mlflow
@@ -15,6 +16,7 @@ from suite import decoding, export
 from suite.cli import main
 from suite.config import load_config
 from suite.data import DataError, Skipped
+from tests.harness import assert_manifest_matches_model, predict_without_training_code
 
 
 def write_mo(path, entries: dict[str, str]):
@@ -225,9 +227,11 @@ def test_end_to_end_on_a_tiny_corpus(workdir, capsys):
     assert main(["run", "translation", "--data", str(corpus), *TINY]) == 0
     version = workdir / "saved_models" / "translation" / "1"
     manifest = export.read_manifest(version)
-    for key in ("test_bleu", "test_chrf", "test_bleu_greedy", "test_chrf_greedy",
-                "baseline_no_attention_bleu", "baseline_no_attention_chrf"):
-        assert 0.0 <= manifest["metrics"][key] <= 100.0
+    assert set(manifest["metrics"]) == {
+        f"{prefix}_{metric}{search}" for prefix in ("test", "baseline_no_attention")
+        for metric in ("bleu", "chrf") for search in ("", "_greedy")}
+    assert_manifest_matches_model(version)
+    assert manifest["signatures"]["serving_default"]["inputs"]["sentences"]["kind"] == "text"
     assert manifest["decoding"] == {"beam_width": 3, "length_penalty": 0.6, "max_tokens": 24}
 
     run = mlflow.search_runs(experiment_names=["translation"]).iloc[0]
@@ -260,6 +264,10 @@ def test_end_to_end_on_a_tiny_corpus(workdir, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == "Cannot open the file" and lines[2].startswith("  -> ")
     assert lines[3] == "Save the image %s"
+    isolated = predict_without_training_code("translation", "Cannot open the file",
+                                             "Save the image %s", cwd=workdir)
+    assert isolated.returncode == 0, isolated.stderr
+    assert isolated.stdout.splitlines()[1:] == lines[1:]
 
 
 def test_export_translates_like_evaluation(workdir):
@@ -271,10 +279,13 @@ def test_export_translates_like_evaluation(workdir):
         "trainer.mixed_precision=true", "trainer.strategy=mirrored"]
     pipeline = TranslationPipeline(load_config(TranslationConfig, overrides=overrides))
     result = pipeline.run()
-    sources = [s for s, _ in pipeline.test_pairs]
+    sources = [s for s, _ in pipeline.pairs["test"]]
+    references = [t for _, t in pipeline.pairs["test"]]
     serve = tf.saved_model.load(str(result.export_dir)).signatures["serving_default"]
     served = [t.decode() for t in serve(sentences=tf.constant(sources))["translation"].numpy()]
-    assert served == pipeline.outputs["test", "beam"]
+    assert served == pipeline.predictions["test"]["beam"].tolist()
+    assert result.metrics["test_bleu"] == pytest.approx(
+        sacrebleu.corpus_bleu(served, [references]).score)
 
 
 def test_bad_translation_config_fails_before_any_work(workdir, capsys):
