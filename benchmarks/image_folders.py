@@ -12,7 +12,7 @@ files) and both deterministic (the same arguments give byte-identical folders):
   no picture lands in two splits. Each class is capped by a seeded sample.
 * `shapes_folder`: a small synthetic folder like a user's folder of a few hundred small
   grayscale pictures: 10 classes of shapes rendered with PIL at random position, scale,
-  rotation, stroke, fill, contrast, with clutter and noise.
+  rotation, stroke, fill and contrast, with clutter and noise.
 
 The Debian packages `icon_folder` reads (add them to debian-packages.txt to build it on a
 fresh machine; about 170 MB installed):
@@ -140,12 +140,12 @@ def shapes_folder(dest: str | Path, n_per_class: int = 60, size: int = 32, seed:
                   *, grayscale: bool = True) -> Path:
     """Builds a synthetic class-folder dataset of 10 shapes drawn in many ways.
 
-    Each image is one shape from `SHAPES` at a random position, scale and rotation,
-    filled or outlined with a random stroke, in a random foreground/background contrast
-    (either polarity), over a gradient background with a few clutter strokes, blurred a
-    little and with Gaussian pixel noise. Drawn at 4x the size and downsampled, so edges
-    are antialiased. The task is easy for a convolutional network and hard for a model
-    of raw pixels (the shape can be anywhere, at any angle).
+    Each image is one shape from `SHAPES`, shifted up to 10% of the side, scaled 28% to
+    42% of the side (radius), turned up to 15 degrees, filled or outlined with a random
+    stroke, dark on a light background (9 in 10) or light on dark, over a gradient with at
+    most one clutter stroke, blurred a little and with Gaussian pixel noise. Drawn at 4x
+    the size and downsampled, so edges are antialiased. Models of raw pixels learn it in
+    part; a convolutional network, which is tolerant to the shifts, should do better.
 
     Args:
         dest: the folder to create; it must not exist or be empty.
@@ -242,29 +242,31 @@ def _shape_outline(shape: str, rng) -> list[list[tuple[float, float]]] | None:
 def _render_shape(shape: str, size: int, rng, grayscale: bool) -> Image.Image:
     scale = 4
     big = size * scale
-    # background: a linear gradient between two random colours
-    bg0, bg1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    # background: a gentle linear gradient, light (9 in 10 images) or dark
+    light = rng.random() < 0.9
+    level = rng.uniform(150, 235) if light else rng.uniform(20, 105)
+    bg0, bg1 = level + rng.uniform(-20, 20, 3), level + rng.uniform(-20, 20, 3)
     t = np.linspace(0, 1, big)[:, None, None]
     angle = rng.uniform(0, 2 * math.pi)
     ramp = (math.cos(angle) * t + math.sin(angle) * t.transpose(1, 0, 2)) / 2 + 0.5
-    pixels = bg0 * (1 - ramp) + bg1 * ramp
+    pixels = np.clip(bg0 * (1 - ramp) + bg1 * ramp, 0, 255)
     image = Image.fromarray(pixels.astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(image)
-    # foreground contrasting with the background's mean, either lighter or darker
-    mean = pixels.mean()
-    shade = rng.uniform(0, 70) if mean > 127 else rng.uniform(185, 255)
-    fg = tuple(int(np.clip(shade + d, 0, 255)) for d in rng.uniform(-40, 40, 3))
-    # clutter: a few thin strokes in random colours
-    for _ in range(rng.integers(0, 4)):
+    # foreground contrasting with the background
+    shade = rng.uniform(0, 90) if light else rng.uniform(170, 255)
+    fg = tuple(int(np.clip(shade + d, 0, 255)) for d in rng.uniform(-30, 30, 3))
+    # clutter: at most one thin stroke
+    for _ in range(rng.integers(0, 2)):
         x0, y0, x1, y1 = rng.uniform(0, big, 4)
-        draw.line([(x0, y0), (x1, y1)], fill=tuple(int(v) for v in rng.uniform(0, 255, 3)),
-                  width=int(rng.integers(1, scale + 1)))
-    # the shape: radius 22%..42% of the side, centre keeping it inside the frame
-    radius = rng.uniform(0.22, 0.42) * big
-    cx, cy = rng.uniform(radius, big - radius, 2)
-    rotation = rng.uniform(0, 2 * math.pi)
+        tone = rng.uniform(0, 255)
+        draw.line([(x0, y0), (x1, y1)], fill=(int(tone),) * 3, width=int(rng.integers(1, scale)))
+    # the shape: radius 28%..42% of the side, shifted up to 10% of the side, turned up to
+    # 15 degrees either way
+    radius = rng.uniform(0.28, 0.42) * big
+    cx, cy = np.clip(big / 2 + rng.uniform(-0.1, 0.1, 2) * big, radius, big - radius)
+    rotation = rng.uniform(-math.pi / 12, math.pi / 12)
     filled = rng.random() < 0.5
-    stroke = int(max(scale, rng.uniform(0.06, 0.14) * radius * 1.5))
+    stroke = int(max(scale, rng.uniform(0.08, 0.16) * radius * 1.5))
     cos, sin = math.cos(rotation), math.sin(rotation)
 
     def place(points):
@@ -287,16 +289,15 @@ def _render_shape(shape: str, size: int, rng, grayscale: bool) -> Image.Image:
                 draw.ellipse(box, outline=fg, width=stroke)
         elif shape == "ring":  # always a thick ring, so it differs from an outlined circle
             draw.ellipse(box, outline=fg, width=max(stroke * 2, int(radius * 0.35)))
-        else:  # crescent: a disc with an offset disc cut out in the background colour
-            draw.ellipse(box, fill=fg)
+        else:  # crescent: a disc with an offset disc cut out in the local background colour
             dx, dy = place([(0.55, 0.0)])[0]
+            bg = image.getpixel((int(np.clip(dx, 0, big - 1)), int(np.clip(dy, 0, big - 1))))
+            draw.ellipse(box, fill=fg)
             cut = radius * 0.9
-            bg = tuple(int(v) for v in np.asarray(image.getpixel((int(dx), int(dy)))))
-            bg = tuple(int(v) for v in (bg0 + bg1) / 2) if bg == fg else bg
             draw.ellipse([dx - cut, dy - cut, dx + cut, dy + cut], fill=bg)
     image = image.resize((size, size), Image.LANCZOS)
     image = image.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 0.6)))
-    noisy = np.asarray(image, np.float32) + rng.normal(0, rng.uniform(3, 15), (size, size, 3))
+    noisy = np.asarray(image, np.float32) + rng.normal(0, rng.uniform(3, 12), (size, size, 3))
     image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "RGB")
     return image.convert("L") if grayscale else image
 

@@ -133,3 +133,35 @@ def test_an_empty_validation_split_trains_without_early_stopping():
                                     reduce_lr_patience=1))
     history = trainer.fit(_model(trainer), _data(), _data().take(0), monitor="val_loss")
     assert history.epoch == [0, 1, 2] and "val_loss" not in history.history
+
+
+def test_records_are_shuffled_before_decoding_when_they_do_not_fit_the_cache():
+    trainer = Trainer(TrainerConfig(batch_size=5, cache_mb=0, seed=1))
+    records = tf.data.Dataset.from_tensor_slices((np.arange(40), np.arange(40) % 2))
+
+    def decode(record, label):
+        return tf.fill([64, 64], tf.cast(record, tf.float32)), label
+
+    batches = trainer.input_pipeline(records, training=True, decode=decode)
+    epoch = np.concatenate([x[:, 0, 0] for x, _ in batches.as_numpy_iterator()])
+    assert sorted(epoch) == list(range(40))            # every example once per epoch
+    assert list(epoch) != list(range(40))              # in a shuffled order
+    again = np.concatenate([x[:, 0, 0] for x, _ in batches.as_numpy_iterator()])
+    assert list(again) != list(epoch)                  # reshuffled each epoch
+    evaluation = trainer.input_pipeline(records, training=False, decode=decode)
+    assert [int(x[0, 0]) for x, _ in evaluation.unbatch().as_numpy_iterator()] == \
+        list(range(40))                                # validation keeps its order
+
+
+def test_augment_sees_inputs_and_targets_together():
+    trainer = Trainer(TrainerConfig(batch_size=4, seed=0))
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(8, dtype=np.float32)[:, None],
+                                             np.arange(8, dtype=np.float32)[:, None]))
+
+    def flip_both(x, y):  # e.g. an image and its mask flipped together
+        return -x, -y
+
+    for x, y in trainer.input_pipeline(ds, training=True,
+                                       augment=flip_both).as_numpy_iterator():
+        np.testing.assert_array_equal(x, y)
+        assert (x <= 0).all()

@@ -1,0 +1,130 @@
+"""The run contract: a trained model is never lost, baselines are declared and reused,
+task callbacks reach MLflow, and every failure ends the MLflow run."""
+
+import keras
+import mlflow
+import numpy as np
+import pytest
+
+from pipelines.image_classification.config import ImageClassificationConfig
+from pipelines.image_classification.pipeline import ImageClassificationPipeline
+from suite import export
+from suite.cli import main
+from suite.config import ConfigError, load_config
+
+TINY = ["trainer.epochs=2", "data.limit=200", "trainer.early_stopping_patience=0"]
+
+
+def _pipeline(*overrides, cls=ImageClassificationPipeline):
+    return cls(load_config(ImageClassificationConfig, overrides=[*TINY, *overrides]))
+
+
+def _runs():
+    return mlflow.search_runs(experiment_names=["image-classification"])
+
+
+def test_a_failure_after_training_keeps_the_model_and_a_rerun_restores_it(workdir, capsys,
+                                                                          monkeypatch):
+    def broken_figures(self, model, splits, predictions):
+        raise RuntimeError("matplotlib broke")
+
+    first = _pipeline()
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError, match="matplotlib broke"):
+        patch.setattr(ImageClassificationPipeline, "figures", broken_figures)
+        first.run()
+    err = capsys.readouterr().err
+    assert "the trained model is kept in .suite/runs/image-classification-" in err
+    runs = _runs()
+    assert len(runs) == 1 and runs.iloc[0]["status"] == "FAILED"
+    assert not (workdir / "saved_models").exists()
+    checkpoints = list((workdir / ".suite" / "runs").glob("*/model.weights.h5"))
+    assert len(checkpoints) == 1
+
+    second = _pipeline()
+    fit_calls = []
+    original_fit = second.trainer.fit
+    second.trainer.fit = lambda *a, **k: fit_calls.append(1) or original_fit(*a, **k)
+    result = second.run()
+    assert result.restored and fit_calls == []                    # not trained again
+    assert "Restored the trained model from" in capsys.readouterr().err
+    runs = _runs()
+    assert len(runs) == 1 and runs.iloc[0]["status"] == "FINISHED"  # the same run, continued
+    assert runs.iloc[0]["run_id"] == result.run_id
+    assert sorted(second.history) == sorted(first.history)       # curves come from the checkpoint
+    assert export.read_manifest(result.export_dir)["metrics"] == result.metrics
+    assert not list((workdir / ".suite" / "runs").iterdir())     # exported: nothing left to resume
+    # the restored weights are the trained ones: the same test predictions
+    np.testing.assert_array_equal(second.predictions["test"]["class_id"],
+                                  first.predictions["test"]["class_id"])
+    assert set(result.baselines_reused) == {"mlp", "logistic_regression"}
+
+
+def test_an_error_before_training_ends_the_mlflow_run_as_failed(workdir):
+    (workdir / ".suite").write_text("a file where the state folder goes")
+    with pytest.raises(OSError):
+        _pipeline().run()
+    runs = _runs()
+    assert len(runs) == 1 and runs.iloc[0]["status"] == "FAILED"
+
+
+def test_baselines_are_reused_when_only_the_model_changes(workdir, capsys):
+    first = _pipeline().run()
+    assert first.baselines_reused == []
+    second = _pipeline("model.conv_dropout=0.2").run()
+    assert sorted(second.baselines_reused) == ["logistic_regression", "mlp"]
+    for key in ("baseline_mlp_accuracy", "baseline_logistic_regression_accuracy"):
+        assert second.metrics[key] == first.metrics[key]
+    runs = _runs().set_index("run_id")
+    assert runs.loc[first.run_id, "tags.baselines_computed"] == "mlp,logistic_regression"
+    assert runs.loc[second.run_id, "tags.baselines_reused"] == "mlp,logistic_regression"
+    assert runs.loc[second.run_id, "tags.baseline.mlp"] == f"reused from run {first.run_id}"
+    # a change the MLP depends on trains it again; logistic regression is still reused
+    third = _pipeline("model.conv_dropout=0.2", "model.mlp_hidden=32").run()
+    assert third.baselines_reused == ["logistic_regression"]
+
+
+def test_eval_baselines_selects_them(workdir, capsys):
+    result = _pipeline("eval.baselines=none").run()
+    assert set(result.metrics) == {"test_accuracy", "test_macro_f1"}
+    assert result.baseline_value is None
+    result = _pipeline("eval.baselines=logistic_regression").run()
+    assert "baseline_logistic_regression_accuracy" in result.metrics
+    assert "baseline_mlp_accuracy" not in result.metrics
+    with pytest.raises(ConfigError, match=r"'eval.baselines': got 'mlp,knn', expected all, "
+                                          r"none or a comma-separated list of mlp, "
+                                          r"logistic_regression"):
+        _pipeline("eval.baselines=mlp,knn")
+    assert main(["run", "image-classification", "--set", "eval.baselines=knn"]) == 2
+    assert "'eval.baselines': got 'knn'" in capsys.readouterr().err
+
+
+def test_a_failing_baseline_is_left_out_and_reported(workdir, capsys, monkeypatch):
+    def broken(self, splits, workdir):
+        raise np.linalg.LinAlgError("singular matrix")
+
+    monkeypatch.setattr(ImageClassificationPipeline, "_fit_logistic_regression", broken)
+    result = _pipeline().run()
+    assert result.baselines_failed == ["logistic_regression"]
+    assert "baseline_logistic_regression_accuracy" not in result.metrics
+    assert "baseline logistic_regression failed and is left out (LinAlgError: singular " \
+           "matrix)" in capsys.readouterr().err
+    run = _runs().iloc[0]
+    assert run["tags.baseline.logistic_regression"] == "failed: LinAlgError: singular matrix"
+    assert run["status"] == "FINISHED"
+
+
+class _Probe(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_probe"] = 10.0 + epoch
+
+
+class _ProbedPipeline(ImageClassificationPipeline):
+    def callbacks(self, info, splits):
+        return [_Probe()]
+
+
+def test_task_callbacks_log_epoch_metrics_to_mlflow(workdir):
+    result = _pipeline(cls=_ProbedPipeline).run()
+    history = mlflow.MlflowClient().get_metric_history(result.run_id, "val_probe")
+    assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [
+        (0, 10.0), (1, 11.0)]
