@@ -109,8 +109,10 @@ def cmd_list(args) -> int:
     from suite import registry
 
     for name in registry.names():
-        doc = (registry.get(name).__doc__ or "").strip().splitlines()
-        print(f"{name:<24} {doc[0] if doc else ''}")
+        cls = registry.get(name)
+        doc = (cls.__doc__ or "").strip().splitlines()
+        baselines = ", ".join(b.name for b in cls().baselines()) or "none"
+        print(f"{name:<24} {doc[0] if doc else ''}\n{'':<24} baselines: {baselines}")
     return 0
 
 

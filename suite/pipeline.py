@@ -81,6 +81,7 @@ class RunResult:
     restored: bool = False                 # the model came from a checkpoint, not training
     baselines_reused: list[str] = dataclasses.field(default_factory=list)
     baselines_failed: list[str] = dataclasses.field(default_factory=list)
+    baseline_seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # when computed
 
     @property
     def main_value(self) -> float | None:
@@ -223,6 +224,7 @@ class Pipeline:
         self.trainer.strategy  # an unusable strategy fails here, before any work
         splits = self.load_data()
         info = splits.info
+        self.splits = splits
         say(self.name, f"data: {info.source}; "
             + ", ".join(f"{k} {v}" for k, v in info.sizes.items())
             + (f"; {len(info.skipped)} input(s) skipped" if info.skipped else ""))
@@ -307,6 +309,7 @@ class Pipeline:
             tracking_errors=list(tracker.errors), experiment_id=tracker.experiment_id,
             restored=restored, baselines_reused=[r.name for r in results if r.reused],
             baselines_failed=list(self.failed_baselines),
+            baseline_seconds={r.name: r.seconds for r in results},
         )
 
     def _baselines(self, splits: Splits, tracker: Tracker) -> list[BaselineResult]:

@@ -49,3 +49,18 @@ def test_an_unusable_strategy_fails_before_any_work(capsys, workdir, monkeypatch
     assert main(["run", "image-classification", "--set", "trainer.strategy=multi_worker"]) == 2
     assert "keras-team/keras#20585" in capsys.readouterr().err
     assert not (workdir / "mlflow.db").exists()
+
+
+def test_tensorflow_start_up_notices_stay_off_the_console_unless_verbose(workdir):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run([sys.executable, "-m", "suite.cli", "list"], capture_output=True,
+                           text=True, env=env, timeout=120)
+    assert quiet.returncode == 0 and "image-classification" in quiet.stdout
+    assert quiet.stderr == ""
+    verbose = subprocess.run([sys.executable, "-m", "suite.cli", "-v", "list"],
+                             capture_output=True, text=True, env=env, timeout=120)
+    assert verbose.returncode == 0 and "oneDNN" in verbose.stderr
