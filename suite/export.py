@@ -68,13 +68,14 @@ def read_signatures(version_dir: str | Path) -> dict[str, dict]:
         Serving's metadata reports them.
     """
     import tensorflow as tf
+    from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import saved_model_pb2
 
     path = Path(version_dir) / "saved_model.pb"
     proto = saved_model_pb2.SavedModel()
     try:
         proto.ParseFromString(path.read_bytes())
-    except (OSError, ValueError) as e:  # DecodeError is a ValueError
+    except (OSError, DecodeError) as e:
         raise ExportError(f"cannot read the SavedModel {str(path)!r}: {e}") from None
 
     def tensors(infos):

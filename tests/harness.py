@@ -88,7 +88,7 @@ def assert_manifest_matches_model(version_dir):
 
 
 # Prediction must work from the export alone: these modules may not even be installed.
-_BLOCKED = ("pipelines", "sklearn", "statsmodels", "sentencepiece", "keras_hub", "mlflow")
+_BLOCKED = ("pipelines", "sklearn", "statsmodels", "sentencepiece", "mlflow")
 
 
 def predict_without_training_code(*args: str, cwd=None):

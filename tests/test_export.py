@@ -97,3 +97,29 @@ def test_a_version_taken_concurrently_moves_to_the_next_number(tmp_path, monkeyp
 def test_latest_without_models_is_a_clear_error(tmp_path):
     with pytest.raises(export.ExportError, match="no exported model under .*run `suite run`"):
         export.latest(tmp_path / "nothing")
+
+
+def test_manifest_signatures_come_from_the_saved_model(tmp_path):
+    version = export.export(_archive(), tmp_path, "toy", {},
+                            {"serving_default": {"inputs": {"x": {"kind": "features"}},
+                                                 "outputs": {"y": {"description": "scores"}}}})
+    manifest = export.read_manifest(version)
+    assert manifest["signatures"] == {"serving_default": {
+        "inputs": {"x": {"dtype": "float32", "shape": [None, 3], "kind": "features"}},
+        "outputs": {"y": {"dtype": "float32", "shape": [None, 2], "description": "scores"}}}}
+    assert manifest["inputs"] == manifest["signatures"]["serving_default"]["inputs"]
+
+
+def test_describing_a_tensor_the_model_lacks_writes_no_version(tmp_path):
+    with pytest.raises(export.ExportError, match=r"describes input 'images' of signature "
+                                                 r"'serving_default', which the exported "
+                                                 r"model does not have"):
+        export.export(_archive(), tmp_path, "toy", {},
+                      {"serving_default": {"inputs": {"images": {"kind": "encoded_image"}}}})
+    assert _listing(tmp_path / "toy") == []  # no version, no temporary directory left
+
+
+def test_an_unreadable_saved_model_is_a_named_error(tmp_path):
+    (tmp_path / "saved_model.pb").write_bytes(b"\x00garbage")
+    with pytest.raises(export.ExportError, match="cannot read the SavedModel"):
+        export.read_signatures(tmp_path)
