@@ -24,8 +24,9 @@ def report(dataset: str, overrides) -> dict:
                                                  [f"data.dataset={dataset}", *overrides])
     m, w = result.metrics, pipeline.windowing
     levels = pipeline.config.model.quantiles
+    backtest = pipeline.backtest(pipeline.splits, pipeline.predictions)
     print(f"\n{dataset}: horizon {w.horizon}, season {w.season}, lookback {w.lookback}, "
-          f"{len(pipeline.backtest['origins'])} rolling test origins")
+          f"{len(backtest['origins'])} rolling test origins")
     print(f"{'forecaster':<22}{'MAE':>9}{'RMSE':>9}{'sMAPE %':>9}{'MASE':>8}")
     rows = [("model (" + pipeline.config.model.cell + ")", "test")]
     rows += [(label, f"baseline_{name}") for name, label in BASELINES.items()
@@ -40,7 +41,7 @@ def report(dataset: str, overrides) -> dict:
           + ets)
     print(f"{levels[0]:g}-{levels[-1]:g} interval coverage: {m['test_coverage']:.1%}")
     steps = sorted({1, max(1, w.horizon // 4), max(1, w.horizon // 2), w.horizon})
-    per_step = pipeline.backtest["per_step"]
+    per_step = backtest["per_step"]
     print("MASE by horizon step: " + "  ".join(
         f"h={h}: model {per_step['test'][h - 1]:.2f} / s.naive "
         f"{per_step['baseline_seasonal_naive'][h - 1]:.2f}" for h in steps))

@@ -269,7 +269,8 @@ class Pipeline:
 
         with self.trainer.scope():
             model = self.build_model(info)
-        say(self.name, f"training {model.name}: {model.count_params():,} parameters")
+        self.model_parameters = model.count_params()
+        say(self.name, f"training {model.name}: {self.model_parameters:,} parameters")
         self.history, self.epochs, restored = self.trainer.fit_or_restore(
             model, checkpoint, splits.train, splits.val, monitor=self.monitor,
             mode=self.monitor_mode, augment=self.augment(info), batch=self.batching(info),
