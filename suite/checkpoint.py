@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import uuid
+import warnings
 from pathlib import Path
 
 import keras
@@ -70,8 +71,14 @@ class Checkpoint:
         return self.directory / WEIGHTS
 
     def restore(self, model: keras.Model) -> tuple[dict, list[int]]:
-        """Loads the saved weights into `model` (built as it was); returns the history."""
-        model.load_weights(str(self.directory / WEIGHTS))
+        """Loads the saved weights into `model` (built as it was); returns the history.
+
+        The optimizer's state is not restored (Keras saves it too): a restored model is
+        evaluated and exported, not trained further.
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(str(self.directory / WEIGHTS))
         saved = json.loads((self.directory / HISTORY).read_text())
         return saved["history"], saved["epochs"]
 
