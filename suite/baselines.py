@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+import keras
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -106,9 +107,13 @@ class BaselineCache:
         return self.root / self.pipeline / f"{key['baseline']}-{digest.hexdigest()[:12]}"
 
     def run(self, baseline: Baseline, splits, params: dict[str, Any],
-            run_id: str | None = None) -> BaselineResult:
+            run_id: str | None = None, seed: int = 0) -> BaselineResult:
         """The baseline's test predictions: cached ones if the key matches, else computed
-        (and cached)."""
+        (and cached).
+
+        Every random generator is seeded with `seed` before the baseline is fitted, so its
+        results depend on its key alone, not on what the run did before.
+        """
         key = self.key(baseline, splits.info.fingerprint, params)
         directory = self.directory(key)
         cached = self._load(directory)
@@ -118,6 +123,7 @@ class BaselineCache:
                                   float(meta.get("seconds", 0.0)))
         directory.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
+        keras.utils.set_random_seed(seed)
         fitted = baseline.fit(splits, directory)
         predictions = {k: np.asarray(v) for k, v in baseline.predict(fitted, splits).items()}
         seconds = time.perf_counter() - start

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted: re-run the same command to resume from the last epoch",
+        print("interrupted: run the same command again to resume where it stopped",
               file=sys.stderr)
         return 130
 

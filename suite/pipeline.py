@@ -54,16 +54,18 @@ from suite import export, plots
 from suite.baselines import Baseline, BaselineCache, BaselineResult, select
 from suite.checkpoint import Checkpoint
 from suite.config import Config, flatten, to_dict
-from suite.data import DataInfo, Splits
+from suite.data import DataInfo, Splits, fingerprint_state
 from suite.tracking import Tracker, git_commit
 from suite.training import Trainer
 
 log = logging.getLogger(__name__)
 
 RUN_ROOT = Path(".suite") / "runs"
-# Keys that do not change the trained model: how a run is shown, what it is compared
-# with and where it is exported.
-_NOT_MODEL = ("trainer.verbose", "trainer.resume", "eval.", "export.")
+# Keys that do not change which trained weights are valid: how a run is shown and
+# executed, what it is compared with and where it is exported. Changing them (say, XLA off
+# after a failure under XLA) still restores the trained model.
+_NOT_MODEL = ("trainer.verbose", "trainer.resume", "trainer.jit_compile", "trainer.cache_mb",
+              "trainer.strategy", "eval.", "export.")
 
 
 @dataclasses.dataclass
@@ -211,10 +213,13 @@ class Pipeline:
     # --- the shared template ----------------------------------------------------------
 
     def checkpoint(self, info: DataInfo) -> Checkpoint:
-        """Where this exact data and model config keeps its trained model."""
+        """Where this exact data, fitted preprocessing and model config keeps its trained
+        model (the preprocessing is fitted again on a re-run: if it came out different, the
+        old weights would not match it, so it is part of the key)."""
         params = {k: v for k, v in flatten(self.config).items()
                   if not any(k == p or k.startswith(p) for p in _NOT_MODEL)}
-        key = json.dumps([self.name, info.fingerprint, params], sort_keys=True, default=str)
+        key = json.dumps([self.name, info.fingerprint, fingerprint_state(info.state), params],
+                         sort_keys=True, default=str)
         digest = hashlib.sha256(key.encode()).hexdigest()[:12]
         return Checkpoint(RUN_ROOT / f"{self.name}-{digest}")
 
@@ -229,37 +234,40 @@ class Pipeline:
             + ", ".join(f"{k} {v}" for k, v in info.sizes.items())
             + (f"; {len(info.skipped)} input(s) skipped" if info.skipped else ""))
 
+        self.failed_baselines = []
         checkpoint = self.checkpoint(info)
-        if not self.config.trainer.resume:
-            checkpoint.clear()
-        resuming = checkpoint.started
+        earlier_run = checkpoint.run_id() if self.config.trainer.resume and checkpoint.started \
+            else None
         commit = git_commit()
         tracker = Tracker(self.name)
         tracker.start(run_name=f"{self.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}",
-                      run_id=checkpoint.run_id() if resuming else None)
+                      run_id=earlier_run)
+        continued = earlier_run is not None and tracker.run_id == earlier_run
         try:
-            return self._run(splits, checkpoint, tracker, commit, resuming)
-        except KeyboardInterrupt:
-            tracker.end("KILLED")
-            raise
+            return self._run(splits, checkpoint, tracker, commit, continued)
         except BaseException:
-            tracker.end("FAILED")
+            tracker.end("KILLED" if isinstance(sys.exc_info()[1], KeyboardInterrupt)
+                        else "FAILED")
             if checkpoint.trained:
+                again = ("the same command again" if self.config.trainer.resume else
+                         "the same command again without --set trainer.resume=false")
                 say(self.name, f"the trained model is kept in {checkpoint.directory}: run "
-                               "the same command again to evaluate and export it without "
-                               "training")
+                               f"{again} to evaluate and export it without training")
             raise
 
     def _run(self, splits: Splits, checkpoint: Checkpoint, tracker: Tracker,
-             commit: str | None, resuming: bool) -> RunResult:
+             commit: str | None, continued: bool) -> RunResult:
         info = splits.info
         if tracker.run_id:
             checkpoint.note_run_id(tracker.run_id)
         params = flatten(self.config)
-        if resuming:  # the run holds them already; MLflow refuses a changed value
-            params = {k: v for k, v in params.items()
-                      if not any(k == p or k.startswith(p) for p in _NOT_MODEL)}
-            tracker.set_tags({"resumed": "true"})
+        if continued:  # the run holds these from its first attempt; MLflow refuses a change
+            # of a param, so the values of this attempt go to tags
+            now = {k: v for k, v in params.items()
+                   if any(k == p or k.startswith(p) for p in _NOT_MODEL)}
+            params = {k: v for k, v in params.items() if k not in now}
+            tracker.set_tags({"resumed": "true",
+                              **{f"resumed.{k}": str(v) for k, v in now.items()}})
         tracker.log_params(params)
         tracker.set_tags({"pipeline": self.name, "git_commit": commit,
                           "data_fingerprint": info.fingerprint, "data_source": info.source,
@@ -299,9 +307,9 @@ class Pipeline:
         manifest = self._manifest(info, metrics, tracker.run_id, commit)
         export_dir = export.export(self.serving_model(model, info), self.config.export.dir,
                                    self.name, manifest, self.describe(info))
+        checkpoint.clear()  # exported: a later failure must not restore and export it again
         tracker.set_tags({"export_dir": export_dir})
         tracker.log_artifacts(export_dir, "saved_model")
-        checkpoint.clear()
         tracker.end("FINISHED")
         return RunResult(
             pipeline=self.name, metrics=metrics, export_dir=export_dir, run_id=tracker.run_id,
@@ -318,11 +326,13 @@ class Pipeline:
         fails (a statsmodels fit that does not converge, say) is reported and left out:
         the model is fine, and the run says what is missing."""
         cache, params = BaselineCache(self.name), flatten(self.config)
-        results, tags = [], {}
+        results = []
+        tags = {f"baseline.{b.name}": "not selected" for b in self.baselines()}
         for baseline in self.selected_baselines:
             say(self.name, f"baseline {baseline.name}: {baseline.description}".rstrip(": "))
             try:
-                result = cache.run(baseline, splits, params, tracker.run_id)
+                result = cache.run(baseline, splits, params, tracker.run_id,
+                                   seed=self.config.trainer.seed)
             except Exception as e:
                 message = f"{type(e).__name__}: {e}"
                 say(self.name, f"  warning: baseline {baseline.name} failed and is left out "

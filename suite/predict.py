@@ -10,7 +10,8 @@ Input kinds:
     encoded_audio    a path to an audio file; its bytes are fed as a string
     text             the command-line string itself
     numeric_window   a path to a CSV with a time column; the manifest's `columns` are read
-                     by name and the last `lookback` rows fed as float32
+                     by name, gaps filled by the training `missing` policy, and the last
+                     `lookback` rows fed as float32
 
 This module imports TensorFlow, numpy and pandas only.
 """
@@ -63,7 +64,8 @@ def _numeric_window(items: list[str], spec: dict) -> tuple[tf.Tensor, list[dict]
         time_column = spec.get("time_column")
         try:
             series = read_csv(item, time_column if time_column in header else None,
-                              columns[0], tuple(columns[1:]), spec.get("frequency"))
+                              columns[0], tuple(columns[1:]), spec.get("frequency"),
+                              spec.get("missing", "interpolate"))
         except DataError as e:
             raise PredictionInputError(str(e)) from None
         if len(series.values) < lookback:

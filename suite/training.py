@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from suite.checkpoint import Checkpoint
+from suite.checkpoint import Checkpoint, CheckpointMismatch
 from suite.config import ConfigError, TrainerConfig
 
 log = logging.getLogger(__name__)
@@ -195,6 +195,10 @@ class Trainer:
         """Trains `model` once: restores it from `checkpoint` if that holds a trained model,
         else fits it (resuming the checkpoint's backup) and saves it there at once.
 
+        With `trainer.resume=false` an earlier checkpoint is thrown away and the model is
+        trained afresh. Saved weights of another layout (the model's code changed since)
+        are thrown away too, with a warning.
+
         Args:
             model: the compiled, built model.
             checkpoint: where the trained weights are (or will be) kept.
@@ -204,16 +208,33 @@ class Trainer:
             `(history, epochs, restored)`: the per-epoch metrics, the epoch numbers and
             whether the weights came from the checkpoint rather than from training.
         """
-        if self.config.resume and checkpoint.trained:
-            history, epochs = checkpoint.restore(model)
-            print(f"Restored the trained model from {checkpoint.directory} (no training)",
-                  file=sys.stderr)
-            return history, epochs, True
+        if not self.config.resume:
+            checkpoint.discard_model()
+        elif checkpoint.trained:
+            try:
+                history, epochs = checkpoint.restore(model)
+            except CheckpointMismatch as e:
+                log.warning("%s; training afresh", e)
+                print(f"warning: {e}; training afresh", file=sys.stderr)
+                checkpoint.discard_model()
+            else:
+                print(f"Restored the trained model from {checkpoint.directory} (no training)",
+                      file=sys.stderr)
+                return history, epochs, True
         self.backup_dir = checkpoint.backup_dir
-        fitted = self.fit(model, train, val, **fit_kwargs)
+        callbacks = [*fit_kwargs.pop("callbacks", ()), checkpoint.epoch_logger()]
+        had_backup = self.config.resume and checkpoint.backup_dir.is_dir()
+        try:
+            fitted = self.fit(model, train, val, callbacks=callbacks, **fit_kwargs)
+        except Exception as e:
+            if had_backup:
+                e.add_note(f"If the backup in {checkpoint.backup_dir} is damaged, delete it or "
+                           "run with --set trainer.resume=false to train afresh.")
+            raise
         path = checkpoint.save(model, fitted.history, list(fitted.epoch))
         log.info("saved the trained model to %s", path)
-        return fitted.history, list(fitted.epoch), False
+        history, epochs = checkpoint.history()
+        return history, epochs, False
 
     def resume_epoch(self) -> int:
         """The number of epochs an interrupted run finished, per its backup (0: none)."""

@@ -61,6 +61,12 @@ def test_tensorflow_start_up_notices_stay_off_the_console_unless_verbose(workdir
                            text=True, env=env, timeout=120)
     assert quiet.returncode == 0 and "image-classification" in quiet.stdout
     assert quiet.stderr == ""
+    raw = subprocess.run([sys.executable, "-c", "import tensorflow as tf; "
+                          "tf.config.list_physical_devices()"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    if not raw.stderr.strip():
+        return  # this TensorFlow build prints nothing at start-up: nothing to hide or show
     verbose = subprocess.run([sys.executable, "-m", "suite.cli", "-v", "list"],
                              capture_output=True, text=True, env=env, timeout=120)
-    assert verbose.returncode == 0 and "oneDNN" in verbose.stderr
+    assert verbose.returncode == 0
+    assert raw.stderr.strip().splitlines()[0] in verbose.stderr  # -v leaves them alone

@@ -50,13 +50,62 @@ def test_a_failure_after_training_keeps_the_model_and_a_rerun_restores_it(workdi
     runs = _runs()
     assert len(runs) == 1 and runs.iloc[0]["status"] == "FINISHED"  # the same run, continued
     assert runs.iloc[0]["run_id"] == result.run_id
-    assert sorted(second.history) == sorted(first.history)       # curves come from the checkpoint
+    assert second.history == first.history and second.epochs == first.epochs  # the curves too
     assert export.read_manifest(result.export_dir)["metrics"] == result.metrics
     assert not list((workdir / ".suite" / "runs").iterdir())     # exported: nothing left to resume
     # the restored weights are the trained ones: the same test predictions
     np.testing.assert_array_equal(second.predictions["test"]["class_id"],
                                   first.predictions["test"]["class_id"])
     assert set(result.baselines_reused) == {"mlp", "logistic_regression"}
+
+
+def _fail_once_after_training(monkeypatch):
+    def broken_figures(self, model, splits, predictions):
+        raise RuntimeError("matplotlib broke")
+
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError, match="matplotlib broke"):
+        patch.setattr(ImageClassificationPipeline, "figures", broken_figures)
+        _pipeline().run()
+
+
+def _counting_fits(pipeline):
+    calls = []
+    original_fit = pipeline.trainer.fit
+    pipeline.trainer.fit = lambda *a, **k: calls.append(1) or original_fit(*a, **k)
+    return calls
+
+
+def test_a_rerun_restores_only_for_the_same_model_config(workdir, monkeypatch, capsys):
+    _fail_once_after_training(monkeypatch)
+    other = _pipeline("model.conv_dropout=0.2")
+    fits = _counting_fits(other)
+    assert not other.run().restored and fits == [1]       # another model: trained
+
+    # how the run is shown, executed, compared and exported do not change the model
+    same = _pipeline("eval.baselines=none", "export.dir=elsewhere", "trainer.jit_compile=false")
+    fits = _counting_fits(same)
+    result = same.run()
+    assert result.restored and fits == []
+    runs = _runs().set_index("run_id")
+    assert runs.loc[result.run_id, "status"] == "FINISHED"   # the failed run, continued
+    assert runs.loc[result.run_id, "params.eval.baselines"] == "all"  # as first logged
+    assert runs.loc[result.run_id, "tags.resumed.eval.baselines"] == "none"
+    assert (workdir / "elsewhere" / "image-classification" / "1" / "saved_model.pb").is_file()
+
+
+def test_resume_false_trains_afresh_and_says_how_to_keep_the_model(workdir, monkeypatch,
+                                                                    capsys):
+    _fail_once_after_training(monkeypatch)
+    capsys.readouterr()
+    fresh = _pipeline("trainer.resume=false")
+    fits = _counting_fits(fresh)
+    assert not fresh.run().restored and fits == [1]
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError):
+        patch.setattr(ImageClassificationPipeline, "figures",
+                      lambda *a: (_ for _ in ()).throw(RuntimeError("again")))
+        _pipeline("trainer.resume=false").run()
+    assert "run the same command again without --set trainer.resume=false" in \
+        capsys.readouterr().err
 
 
 def test_an_error_before_training_ends_the_mlflow_run_as_failed(workdir):

@@ -121,6 +121,7 @@ class ForecastingPipeline(Pipeline):
             "inputs": {"history": {
                 "kind": "numeric_window", "columns": series.columns, "lookback": w.lookback,
                 "frequency": series.frequency, "time_column": self.config.data.time_column,
+                "missing": self.config.data.missing,
                 "description": f"the last {w.lookback} steps in raw units, columns "
                                f"{', '.join(series.columns)} (the target first)"}},
             "outputs": {
