@@ -14,8 +14,8 @@ files) and both deterministic (the same arguments give byte-identical folders):
   grayscale pictures: 10 classes of shapes rendered with PIL at random position, scale,
   rotation, stroke, fill and contrast, with clutter and noise.
 
-The Debian packages `icon_folder` reads (listed in benchmarks/debian-packages.txt; to build it on a
-fresh machine; about 170 MB installed):
+The Debian packages `icon_folder` reads (listed in benchmarks/debian-packages.txt, needed
+to build it on a fresh machine; about 170 MB installed):
 
     oxygen-icon-theme gnome-icon-theme mate-icon-theme elementary-xfce-icon-theme
     faenza-icon-theme
