@@ -53,7 +53,10 @@ def _import_tensorflow_quietly() -> None:
     leaves them alone."""
     import tempfile
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Later notices of the same kind ("oneDNN supports DT_INT64 only on ...", logged at
+    # error level though nothing failed) go through the log level: real errors still
+    # reach the user as Python exceptions.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as capture:
