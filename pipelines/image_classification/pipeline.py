@@ -35,7 +35,7 @@ class ImageClassificationPipeline(Pipeline):
         cfg.image_size = cfg.image_size or size
         cfg.channels = cfg.channels or channels
         splits = data.load(cfg)
-        self._labels: dict[str, np.ndarray] = {}
+        self._decoded: dict[str, np.ndarray] = {}
         return splits
 
     def build_model(self, info: DataInfo) -> keras.Model:
@@ -85,7 +85,7 @@ class ImageClassificationPipeline(Pipeline):
         info = splits.info
         return self.fit_network(
             lambda: self._compiled(model.build_mlp(info.state.shape, len(info.classes),
-                                                   self.config.model), Trainer(self.trainer.config)),
+                                                   self.config.model), self.trainer),
             splits, workdir, augment=self.augment(info))
 
     def _predict_net(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
@@ -117,9 +117,9 @@ class ImageClassificationPipeline(Pipeline):
 
     def _arrays(self, splits: Splits, name: str) -> tuple[np.ndarray, np.ndarray]:
         """The decoded images and labels of a split, decoded once per run."""
-        if name not in self._labels:
-            self._labels[name] = data.to_numpy(splits.examples(name))
-        return self._labels[name]
+        if name not in self._decoded:
+            self._decoded[name] = data.to_numpy(splits.examples(name))
+        return self._decoded[name]
 
     def figures(self, net, splits: Splits, predictions) -> dict:
         from sklearn.metrics import confusion_matrix
