@@ -1,4 +1,4 @@
-"""The `suite` command: list, run, predict and compare runs.
+"""The `suite` command: list, run, predict, serve and compare runs.
 
 Exit codes: 0 success; 1 a run or prediction failed; 2 a usage, config or data error;
 3 the model was trained and exported but MLflow tracking failed (the run record is
@@ -100,6 +100,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--signature", metavar="NAME",
                    help="the signature to call (default: the manifest's, serving_default)")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("serve", help="serve saved_models/ over TF Serving's REST and gRPC APIs")
+    p.add_argument("--model-dir", default="saved_models", metavar="DIR",
+                   help="export root: serves the newest version of every model under it")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--rest-port", type=int, default=8501, metavar="PORT",
+                   help="REST port (default 8501; 0 picks a free one)")
+    p.add_argument("--grpc-port", type=int, default=8500, metavar="PORT",
+                   help="gRPC port (default 8500; 0 picks a free one)")
+    p.add_argument("--versions", type=int, default=1, metavar="N",
+                   help="keep each model's newest N versions loaded (default 1)")
+    p.add_argument("--poll-seconds", type=float, default=1.0, metavar="S",
+                   help="how often to look for new and removed versions (default 1)")
+    p.add_argument("--max-request-mb", type=float, default=32.0, metavar="MB",
+                   help="largest request accepted; larger ones get 413 (default 32)")
+    p.add_argument("--batch-max-size", type=int, default=0, metavar="N",
+                   help="batch concurrent predict calls up to N examples (default 0: off)")
+    p.add_argument("--batch-timeout-ms", type=float, default=2.0, metavar="MS",
+                   help="how long a batch waits to fill (default 2)")
+    p.add_argument("--threads", type=int, default=32, metavar="N",
+                   help="gRPC calls run at once (default 32)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("runs", help="compare MLflow runs in a table")
     p.add_argument("pipeline", nargs="?", help="one pipeline (default: all)")
@@ -267,6 +290,35 @@ def _op_error_reason(message: str) -> str:
     reasons = [line for line in lines if not line.startswith(
         ("Graph execution error", "Detected at node", "<stack traces", "[["))]
     return reasons[0] if reasons else lines[-1] if lines else message
+
+
+def cmd_serve(args) -> int:
+    """Serves the exports until SIGTERM or Ctrl-C, then finishes the requests in flight."""
+    from suite.serving.server import Server
+
+    logging.getLogger("suite.serving").setLevel(logging.INFO)  # loads and unloads
+    try:
+        server = Server(args.model_dir, host=args.host, rest_port=args.rest_port,
+                        grpc_port=args.grpc_port, versions=args.versions,
+                        poll_seconds=args.poll_seconds,
+                        max_request_bytes=int(args.max_request_mb * (1 << 20)),
+                        batch_max_size=args.batch_max_size,
+                        batch_timeout_ms=args.batch_timeout_ms, threads=args.threads)
+        server.start()
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    loaded = server.manager.loaded()
+    print(f"serving {len(loaded)} model(s) from {args.model_dir}: "
+          + (", ".join(f"{name} (version {max(v)})" for name, v in loaded.items())
+             or "none yet; new exports are picked up as they appear"))
+    print(f"REST  http://{args.host}:{server.rest_port}/v1/models/<name>[:predict]")
+    print(f"gRPC  {args.host}:{server.grpc_port}")
+    print("Ctrl-C or SIGTERM stops after the requests in flight", flush=True)
+    finished = server.serve_until_signalled()
+    print("stopped" if finished else "stopped; some requests did not finish in time",
+          flush=True)
+    return 0
 
 
 def cmd_runs(args) -> int:
