@@ -2,6 +2,8 @@
 
 PIPELINES = {
     "image-classification": "pipelines.image_classification.pipeline:ImageClassificationPipeline",
+    "image-segmentation": "pipelines.image_segmentation.pipeline:ImageSegmentationPipeline",
     "forecasting": "pipelines.forecasting.pipeline:ForecastingPipeline",
     "translation": "pipelines.translation.pipeline:TranslationPipeline",
+    "document-retrieval": "pipelines.document_retrieval.pipeline:DocumentRetrievalPipeline",
 }

@@ -63,11 +63,21 @@ class TrainerConfig:
         None, min=1e-6, help="clip each gradient to this norm (none: no clipping)"
     )
     jit_compile: str = option("auto", choices=("auto", "true", "false"), help="XLA")
-    mixed_precision: bool = option(False, help="mixed_float16 compute, float32 variables")
+    mixed_precision: str = option(
+        "false", choices=("false", "true", "bfloat16", "auto"),
+        help="16-bit compute, float32 variables: true is float16 (GPUs), bfloat16 suits CPUs "
+             "with AMX or AVX512-BF16 (and TPUs); auto picks float16 on a GPU, bfloat16 on "
+             "such a CPU, else float32"
+    )
     strategy: str = option("default", choices=("default", "mirrored", "multi_worker"))
     seed: int = option(42, min=0, help="seed for weights, shuffling and dropout")
     early_stopping_patience: int = option(
         5, min=0, help="epochs without improvement before stopping (0: never)"
+    )
+    schedule: str = option(
+        "constant", choices=("constant", "cosine"),
+        help="learning rate per epoch: constant, or cosine decay from learning_rate to "
+             "near 0 at the last epoch"
     )
     reduce_lr_patience: int = option(
         0, min=0, help="halve the learning rate after this many epochs without improvement "
@@ -122,6 +132,12 @@ class Config:
 
     def check(self) -> None:
         """Checks rules that span several keys; raises `ConfigError`."""
+        if self.trainer.schedule != "constant" and self.trainer.reduce_lr_patience > 0:
+            raise ConfigError(
+                f"config keys 'trainer.schedule' = {self.trainer.schedule!r} and "
+                f"'trainer.reduce_lr_patience' = {self.trainer.reduce_lr_patience}: both "
+                "set the learning rate; use one (reduce_lr_patience=0 with a schedule)"
+            )
         if self.data.val_fraction + self.data.test_fraction >= 0.9:
             raise ConfigError(
                 f"config keys 'data.val_fraction' + 'data.test_fraction' = "

@@ -13,7 +13,12 @@ Input kinds:
                      by name, gaps filled by the training `missing` policy, and the last
                      `lookback` rows fed as float32
 
-This module imports TensorFlow, numpy and pandas only.
+Outputs a person reads differently are rendered by kind: `label` (with
+`class_probabilities`), `text`, `quantiles` (a forecast table), and `class_map` (written
+as a coloured PNG beside each input image, `scene.png` -> `scene.mask.png`, with each
+class's share printed); anything else is printed as arrays.
+
+This module imports TensorFlow, numpy, pandas and Pillow only.
 """
 
 from __future__ import annotations
@@ -121,6 +126,10 @@ def render(manifest: dict, signature: dict, items: list[str], outputs: dict,
     values = {name: tensor.numpy() for name, tensor in outputs.items()}
     if "quantiles" in kinds:
         return "\n\n".join(_forecast(signature, items, values[kinds["quantiles"]], notes))
+    if "class_map" in kinds:
+        return "\n".join(_class_maps(signature, items, values, kinds))
+    if "similarity_scores" in kinds:
+        return "\n\n".join(_search_results(items, values, kinds))
     if "label" in kinds:
         labels = [_text_of(v) for v in values[kinds["label"]]]
         width = max(len(i) for i in items)
@@ -154,6 +163,65 @@ def _forecast(signature: dict, items, quantiles, notes) -> list[str]:
         rows = [f"{i + 1:>4}  {str(s)[:19]:<19}" + "".join(f"{v:>11.3f}" for v in row)
                 for i, (s, row) in enumerate(zip(stamps, q))]
         blocks.append("\n".join([f"{item}: forecast of {window['columns'][0]}", head, *rows]))
+    return blocks
+
+
+def mask_path(item: str) -> Path:
+    """Where `suite predict` writes the coloured class map of the image `item`:
+    `scene.png` -> `scene.mask.png` beside it (never the input itself)."""
+    path = Path(item)
+    return path.with_name(f"{path.stem}.mask.png")
+
+
+def _class_maps(signature: dict, items, values: dict, kinds: dict) -> list[str]:
+    """Writes each image's class map as a PNG in the classes' colours beside the image;
+    lists each class's share of the image."""
+    from PIL import Image
+
+    spec = signature["outputs"][kinds["class_map"]]
+    labels, palette = spec["labels"], np.asarray(spec["palette"], np.uint8)
+    sizes = values.get(kinds.get("image_size"))
+    blocks = []
+    for i, item in enumerate(items):
+        class_map = values[kinds["class_map"]][i]
+        if sizes is not None:
+            class_map = class_map[:sizes[i][0], :sizes[i][1]]
+        target = mask_path(item)
+        if target.resolve() == Path(item).resolve():
+            raise PredictionInputError(f"{item}: the mask would overwrite the input")
+        Image.fromarray(palette[class_map]).save(target)
+        counts = np.bincount(class_map.ravel(), minlength=len(labels))[:len(labels)]
+        width = max(len(label) for label in labels)
+        rows = [f"  {labels[c]:<{width}}  {counts[c] / class_map.size:>6.1%}  "
+                f"{counts[c]:>9,} px" for c in np.argsort(-counts) if counts[c]]
+        blocks.append("\n".join([f"{item} -> {target} ({class_map.shape[1]}x"
+                                 f"{class_map.shape[0]})", *rows]))
+    return blocks
+
+
+def _search_results(items, values: dict, kinds: dict) -> list[str]:
+    """Each query's nearest documents, best first: rank, similarity, label, the start of
+    the text and where it came from (by the kinds `similarity_scores`, `document_labels`,
+    `document_snippets`, `document_sources` and `word_count`)."""
+    scores = values[kinds["similarity_scores"]]
+    column = {kind: values.get(kinds.get(kind)) for kind in
+              ("document_labels", "document_snippets", "document_sources", "word_count")}
+    blocks = []
+    for i, item in enumerate(items):
+        lines = [f"query: {item}"]
+        if column["word_count"] is not None and column["word_count"][i] == 0:
+            lines.append("  (none of its words is in the model's vocabulary: the results "
+                         "are arbitrary)")
+        for r, score in enumerate(scores[i]):
+            label = (_text_of(column["document_labels"][i][r])
+                     if column["document_labels"] is not None else "")
+            text = (_text_of(column["document_snippets"][i][r])
+                    if column["document_snippets"] is not None else "")
+            lines.append(f"  {r + 1:>2}. {score:6.3f}" + (f"  [{label}]" if label else "")
+                         + (f"  {text}" if text else ""))
+            if column["document_sources"] is not None:
+                lines.append(f"      {_text_of(column['document_sources'][i][r])}")
+        blocks.append("\n".join(lines))
     return blocks
 
 

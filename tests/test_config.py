@@ -6,12 +6,12 @@ from pipelines.image_classification.config import ImageClassificationConfig
 
 def test_defaults_and_overrides_are_parsed_to_the_field_type():
     cfg = load_config(Config, overrides=[
-        "trainer.epochs=3", "trainer.learning_rate=0.01", "trainer.mixed_precision=yes",
+        "trainer.epochs=3", "trainer.learning_rate=0.01", "trainer.mixed_precision=true",
         "data.limit=200", "data.path=/tmp/x", "trainer.jit_compile=false",
     ])
     assert cfg.trainer.epochs == 3 and isinstance(cfg.trainer.epochs, int)
     assert cfg.trainer.learning_rate == 0.01
-    assert cfg.trainer.mixed_precision is True
+    assert cfg.trainer.mixed_precision == "true"
     assert cfg.data.limit == 200 and cfg.data.path == "/tmp/x"
     assert cfg.trainer.jit_compile == "false"
 
@@ -49,7 +49,7 @@ def test_unknown_key_suggests_and_lists_valid_keys():
     ("trainer.epochs=0", "'trainer.epochs': got 0, expected a value >= 1"),
     ("trainer.optimizer=adm", "'trainer.optimizer': got 'adm', expected one of adam, adamw"),
     ("trainer.strategy=tpu", "expected one of default, mirrored, multi_worker"),
-    ("trainer.mixed_precision=maybe", "expected a boolean"),
+    ("trainer.mixed_precision=maybe", "expected one of false, true, bfloat16, auto"),
     ("data.test_fraction=0.9", "'data.test_fraction': got 0.9, expected a value >= 0.01 and <= 0.5"),
     ("model.filters=8,x", "'model.filters': got '8,x', expected a comma-separated list"),
     ("model.filters=8,0", "'model.filters': got (8, 0), expected a value >= 1"),

@@ -41,7 +41,7 @@ def test_a_multi_worker_cluster_is_refused_with_the_reason(monkeypatch):
 
 
 def test_mixed_precision_policy_applies_inside_the_scope_only():
-    trainer = Trainer(TrainerConfig(mixed_precision=True))
+    trainer = Trainer(TrainerConfig(mixed_precision="true"))
     model = _model(trainer)
     assert model.layers[1].dtype_policy.name == "mixed_float16"
     assert model.layers[1].kernel.dtype == "float32"
@@ -174,3 +174,33 @@ def test_augment_sees_inputs_and_targets_together():
                                        augment=flip_both).as_numpy_iterator():
         np.testing.assert_array_equal(x, y)
         assert (x <= 0).all()
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("false", "float32"), ("true", "mixed_float16"), ("bfloat16", "mixed_bfloat16")])
+def test_mixed_precision_settings_name_their_policy(setting, expected):
+    assert Trainer(TrainerConfig(mixed_precision=setting)).dtype_policy() == expected
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    from suite import training
+
+    monkeypatch.setattr(training.tf.config, "list_physical_devices", lambda kind=None: [])
+    for fast, expected in ((True, "mixed_bfloat16"), (False, "float32")):
+        monkeypatch.setattr(training, "cpu_has_fast_bfloat16", lambda fast=fast: fast)
+        assert Trainer(TrainerConfig(mixed_precision="auto")).dtype_policy() == expected
+    monkeypatch.setattr(training.tf.config, "list_physical_devices", lambda kind=None: ["gpu"])
+    assert Trainer(TrainerConfig(mixed_precision="auto")).dtype_policy() == "mixed_float16"
+
+
+def test_cosine_schedule_decays_per_epoch_and_excludes_reduce_on_plateau():
+    trainer = Trainer(TrainerConfig(epochs=4, learning_rate=0.1, schedule="cosine"))
+    rates = [trainer.cosine_rate(e) for e in range(4)]
+    assert rates[0] == pytest.approx(0.1) and rates[2] == pytest.approx(0.05)
+    assert all(a > b for a, b in zip(rates, rates[1:])) and rates[-1] > 0
+    from suite.config import Config, ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="'trainer.schedule' = 'cosine' and "
+                                          "'trainer.reduce_lr_patience' = 3"):
+        load_config(Config, overrides=["trainer.schedule=cosine",
+                                       "trainer.reduce_lr_patience=3"])

@@ -7,8 +7,9 @@ from suite.blocks.dense_head import DenseHead
 from suite.blocks.luong_attention import LuongAttention
 from suite.blocks.quantile_head import QuantileHead
 from suite.blocks.recurrent_encoder import RecurrentEncoder
+from suite.blocks.upsample_block import UpsampleBlock
 from suite.blocks.window_scaler import WindowScaler
 
 __all__ = ["BahdanauAttention", "ConvBlock", "DebiasedBatchNormalization", "DenseHead",
            "LuongAttention", "QuantileHead",
-           "RecurrentEncoder", "WindowScaler"]
+           "RecurrentEncoder", "UpsampleBlock", "WindowScaler"]

@@ -32,10 +32,18 @@ def decode_image(data: tf.Tensor, size: tuple[int, int], channels: int) -> tf.Te
         size: `(height, width)` of the output.
         channels: 1 (grayscale) or 3 (RGB); images are converted as needed.
     """
+    return decode_image_with_size(data, size, channels)[0]
+
+
+def decode_image_with_size(data: tf.Tensor, size: tuple[int, int],
+                           channels: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """`decode_image`, also returning the image's own `[height, width]` (int32), for a
+    model whose answer goes back to the input's size (a segmentation's class map)."""
     image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+    own_size = tf.shape(image)[:2]
     image = tf.image.convert_image_dtype(image, tf.float32)
     image = tf.image.resize(image, size, antialias=True)
-    return tf.ensure_shape(tf.clip_by_value(image, 0.0, 1.0), (*size, channels))
+    return tf.ensure_shape(tf.clip_by_value(image, 0.0, 1.0), (*size, channels)), own_size
 
 
 def scan_class_folders(root: str | Path, skipped: Skipped):
