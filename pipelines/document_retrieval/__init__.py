@@ -1,0 +1,2 @@
+"""Document retrieval: stacked denoising auto-encoder codes of bags of words, searched by
+cosine similarity."""
