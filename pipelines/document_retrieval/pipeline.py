@@ -4,6 +4,7 @@ similarity, against LSA and TF-IDF, with an export that holds its own search ind
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import keras
 import numpy as np
@@ -25,8 +26,10 @@ EXAMPLES = 5           # test queries shown with their results in search_example
 
 
 class DocumentRetrievalPipeline(Pipeline):
-    """Searches documents by the codes of a stacked denoising auto-encoder of their bags
-    of words; the fortunes corpus by default, a folder of label folders with --data."""
+    """Searches documents by stacked denoising auto-encoder codes; fortunes or a text folder.
+
+    The codes are those of each document's bag of words; the embedded corpus is the
+    fortunes files, `--data` reads a folder of label folders (or of unlabeled files)."""
 
     name = "document-retrieval"
     config_cls = DocumentRetrievalConfig
@@ -34,6 +37,7 @@ class DocumentRetrievalPipeline(Pipeline):
     main_baseline = "lsa"
     monitor = "val_precision_at_10"
     monitor_mode = "max"
+    pretrain_seconds = 0.0  # how long greedy pre-training took in this run (0: none)
 
     # --- data and model -----------------------------------------------------------------
 
@@ -122,8 +126,11 @@ class DocumentRetrievalPipeline(Pipeline):
                        f"{epochs} epoch(s) each")
         config = dataclasses.replace(self.config.trainer, epochs=epochs,
                                      early_stopping_patience=0, reduce_lr_patience=0)
-        return model.pretrain(net, self.counts["train"], Trainer(config), epochs,
-                              log=lambda line: say(self.name, "  " + line))
+        start = time.perf_counter()
+        losses = model.pretrain(net, self.counts["train"], Trainer(config), epochs,
+                                log=lambda line: say(self.name, "  " + line))
+        self.pretrain_seconds = time.perf_counter() - start
+        return losses
 
     def callbacks(self, info: DataInfo, splits: Splits) -> list[keras.callbacks.Callback]:
         n = self.config.model.validation_queries

@@ -73,12 +73,16 @@ def rank(queries, index, query_labels=None, index_labels=None, k: int = 50,
         return out
     query_labels, index_labels = np.asarray(query_labels), np.asarray(index_labels)
     out["relevant"] = index_labels[top_ids] == query_labels[:, None]
-    index_unit, queries_unit = unit_rows(index), unit_rows(queries)
+    # Documents equally similar to a query (say, sharing no word with it) are ranked in a
+    # fixed random order, not in index order, which often groups documents by label.
+    shuffle = np.random.default_rng(0).permutation(len(index))
+    index_unit, queries_unit = unit_rows(index)[shuffle], unit_rows(queries)
+    shuffled_labels = index_labels[shuffle]
     aps, prs = [], []
     for start in range(0, len(queries_unit), batch):
         sims = queries_unit[start:start + batch] @ index_unit.T
         order = np.argsort(-sims, axis=1, kind="stable")
-        relevant = index_labels[order] == query_labels[start:start + batch, None]
+        relevant = shuffled_labels[order] == query_labels[start:start + batch, None]
         aps.append(average_precision(relevant))
         prs.append(precision_at_recall(relevant, levels))
     out["average_precision"] = np.concatenate(aps)

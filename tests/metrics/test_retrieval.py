@@ -50,3 +50,13 @@ def test_rank_finds_the_nearest_by_cosine_and_summarizes():
 def test_a_zero_query_does_not_divide_by_zero():
     ids, scores = retrieval.cosine_top_k(np.zeros((1, 3)), np.eye(3), 2)
     assert ids.shape == (1, 2) and np.all(scores == 0)
+
+
+def test_ties_are_not_ranked_in_index_order():
+    # every document is equally similar to the query; the relevant ones come first in the
+    # index, so index order would give a perfect average precision
+    index = np.ones((200, 2))
+    labels = np.repeat([0, 1], 100)
+    ranked = retrieval.rank(np.ones((1, 2)), index, np.array([0]), labels, k=5)
+    assert 0.4 < ranked["average_precision"][0] < 0.65
+    assert 0.3 < ranked["pr_precision"][0, -1] <= 0.55
