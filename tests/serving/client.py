@@ -1,5 +1,6 @@
-"""Clients for the tests: plain HTTP for REST, the `tensorflow-serving-api` stubs for gRPC,
-and an example request for any export, chosen by the kinds its manifest declares."""
+"""A `suite serve` process for the tests, clients (plain HTTP for REST, the
+`tensorflow-serving-api` stubs for gRPC), and an example request for any export, chosen by
+the kinds its manifest declares."""
 
 from __future__ import annotations
 
@@ -8,14 +9,22 @@ import http.client
 import io
 import json
 import math
+import os
+import signal
 import struct
+import subprocess
+import sys
+import time
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import numpy as np
+import pytest
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -47,6 +56,40 @@ class Served:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
         raise AssertionError("no VmRSS line")
+
+
+def start_server(model_root: Path, logdir: Path, *args: str) -> Served:
+    """Starts `suite serve` in a subprocess on free loopback ports; waits until it serves."""
+    out, err = logdir / "serve.out", logdir / "serve.err"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "suite.cli", "serve", "--model-dir", str(model_root),
+         "--rest-port", "0", "--grpc-port", "0", "--poll-seconds", "0.2", *args],
+        stdout=out.open("w"), stderr=err.open("w"), cwd=logdir,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        lines = out.read_text().splitlines()
+        if process.poll() is not None:
+            pytest.fail(f"suite serve exited with {process.returncode}:\n{err.read_text()}")
+        if len(lines) >= 3 and lines[2].startswith("gRPC"):
+            rest = int(lines[1].split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+            grpc_port = int(lines[2].rsplit(":", 1)[1])
+            return Served(process, rest, grpc_port, model_root, out, err)
+        time.sleep(0.1)
+    process.kill()
+    pytest.fail(f"suite serve did not start in 180 s:\n{err.read_text()}")
+
+
+def stop_server(served: Served) -> int:
+    """Sends SIGTERM and returns the exit code."""
+    if served.process.poll() is None:
+        served.process.send_signal(signal.SIGTERM)
+        try:
+            served.process.wait(60)
+        except subprocess.TimeoutExpired:
+            served.process.kill()
+            served.process.wait()
+    return served.process.returncode
 
 
 class Rest:

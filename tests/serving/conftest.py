@@ -4,20 +4,13 @@ on free loopback ports."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.serving.client import Served
+from tests.serving.client import start_server, stop_server
 from tests.tiny import train_tiny_exports
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class TinyExports:
@@ -103,40 +96,6 @@ def model_root(tmp_path_factory, tiny_exports) -> Path:
     (root / "README.txt").write_text("not a model\n")
     (root / ".hidden").mkdir()
     return root
-
-
-def start_server(model_root: Path, logdir: Path, *args: str) -> Served:
-    """Starts `suite serve` in a subprocess on free loopback ports; waits until it serves."""
-    out, err = logdir / "serve.out", logdir / "serve.err"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "suite.cli", "serve", "--model-dir", str(model_root),
-         "--rest-port", "0", "--grpc-port", "0", "--poll-seconds", "0.2", *args],
-        stdout=out.open("w"), stderr=err.open("w"), cwd=logdir,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        lines = out.read_text().splitlines()
-        if process.poll() is not None:
-            pytest.fail(f"suite serve exited with {process.returncode}:\n{err.read_text()}")
-        if len(lines) >= 3 and lines[2].startswith("gRPC"):
-            rest = int(lines[1].split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
-            grpc_port = int(lines[2].rsplit(":", 1)[1])
-            return Served(process, rest, grpc_port, model_root, out, err)
-        time.sleep(0.1)
-    process.kill()
-    pytest.fail(f"suite serve did not start in 180 s:\n{err.read_text()}")
-
-
-def stop_server(served: Served) -> int:
-    """Sends SIGTERM and returns the exit code."""
-    if served.process.poll() is None:
-        served.process.send_signal(signal.SIGTERM)
-        try:
-            served.process.wait(60)
-        except subprocess.TimeoutExpired:
-            served.process.kill()
-            served.process.wait()
-    return served.process.returncode
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,8 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
 
 from tests.serving.client import Rest, png_bytes
 
+pytestmark = pytest.mark.slow  # against a `suite serve` subprocess
+
 IMAGE = "image-classification"
 
 

@@ -43,6 +43,7 @@ def states(rest: Rest, name: str) -> dict[str, dict]:
     return {s["version"]: s for s in reply["model_version_status"]}
 
 
+@pytest.mark.slow
 def test_a_new_version_switches_in_while_clients_loop(served, tiny_exports):
     root, rest = served.root, served.rest()
     place(tiny_exports[IMAGE], root, "switch", 1)
@@ -91,6 +92,7 @@ def test_a_new_version_switches_in_while_clients_loop(served, tiny_exports):
     assert rest.predict("switch", BODY, version=1)[0] == 404
 
 
+@pytest.mark.slow
 def test_a_broken_version_leaves_the_old_one_serving(served, tiny_exports, tmp_path):
     root, rest = served.root, served.rest()
     place(tiny_exports[IMAGE], root, "broken", 1)
@@ -119,6 +121,7 @@ def test_a_broken_version_leaves_the_old_one_serving(served, tiny_exports, tmp_p
              what="version 4 to load")
 
 
+@pytest.mark.slow
 def test_a_removed_model_is_unloaded(served, tiny_exports):
     root, rest = served.root, served.rest()
     place(tiny_exports[IMAGE], root, "removed", 1)

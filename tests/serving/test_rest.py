@@ -9,6 +9,8 @@ import tensorflow as tf
 from suite import export
 from tests.serving.client import Rest, png_bytes
 
+pytestmark = pytest.mark.slow  # against a `suite serve` subprocess
+
 IMAGE = "image-classification"
 
 
