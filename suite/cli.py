@@ -187,9 +187,7 @@ def _report(result, seconds: float) -> None:
         print(f"  baselines reused from earlier runs: {', '.join(result.baselines_reused)}")
     if result.baselines_failed:
         print(f"  baselines that failed (left out): {', '.join(result.baselines_failed)}")
-    width = max(len(k) for k in result.metrics)
-    for key, value in result.metrics.items():
-        print(f"  {key:<{width}}  {value:.4f}")
+    print(_metrics_table(result.metrics))
     print(f"  exported to {result.export_dir}")
     if result.run_id:
         print(f"  MLflow run {result.run_id}: `mlflow ui --backend-store-uri {tracking_uri()}`, "
@@ -198,6 +196,23 @@ def _report(result, seconds: float) -> None:
     for error in result.tracking_errors:
         print(f"  warning: {error}\n  the model was still exported to {result.export_dir}",
               file=sys.stderr)
+
+
+def _metrics_table(metrics: dict[str, float]) -> str:
+    """The model's `test_<metric>` values beside each `baseline_<name>_<metric>`, one row
+    per metric, one column per model: the names MLflow and the manifest use, as a table."""
+    names = [k[len("test_"):] for k in metrics if k.startswith("test_")]
+    columns = {"test": {n: metrics[f"test_{n}"] for n in names}}
+    for key, value in metrics.items():
+        if key.startswith("baseline_"):
+            metric = next((n for n in sorted(names, key=len, reverse=True)
+                           if key.endswith(f"_{n}")), None)
+            if metric is not None:
+                baseline = key[len("baseline_"):-len(metric) - 1]
+                columns.setdefault(f"baseline {baseline}", {})[metric] = value
+    rows = [("metric", *columns)] + [
+        (n, *(_fmt(c.get(n)) for c in columns.values())) for n in names]
+    return "\n".join("  " + line for line in _table(rows).splitlines())
 
 
 def _summary(results, failed) -> str:

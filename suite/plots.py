@@ -184,7 +184,7 @@ def grouped_bars(groups: list[str], series: dict[str, list[float]], metric: str,
         metric: the metric's name (y axis).
         title: the figure title.
     """
-    figure = Figure(figsize=(max(6.0, 0.5 * len(groups) * len(series) + 2.0), 4.2),
+    figure = Figure(figsize=(min(16.0, max(6.0, 0.3 * len(groups) * len(series) + 2.0)), 4.2),
                     layout="constrained")
     ax = figure.subplots()
     x = np.arange(len(groups))

@@ -70,3 +70,16 @@ def test_tensorflow_start_up_notices_stay_off_the_console_unless_verbose(workdir
                              capture_output=True, text=True, env=env, timeout=120)
     assert verbose.returncode == 0
     assert raw.stderr.strip().splitlines()[0] in verbose.stderr  # -v leaves them alone
+
+
+def test_run_report_puts_each_baseline_beside_the_model():
+    from suite.cli import _metrics_table
+
+    table = _metrics_table({"test_accuracy": 0.9, "test_macro_f1": 0.8,
+                            "baseline_logistic_regression_accuracy": 0.7,
+                            "baseline_logistic_regression_macro_f1": 0.6,
+                            "baseline_mlp_accuracy": 0.85}).splitlines()
+    assert table[0].split() == ["metric", "test", "baseline", "logistic_regression",
+                                "baseline", "mlp"]
+    assert table[2].split() == ["accuracy", "0.9000", "0.7000", "0.8500"]
+    assert table[3].split() == ["macro_f1", "0.8000", "0.6000", "-"]
