@@ -118,8 +118,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="largest request accepted; larger ones get 413 (default 32)")
     p.add_argument("--batch-max-size", type=int, default=0, metavar="N",
                    help="batch concurrent predict calls up to N examples (default 0: off)")
-    p.add_argument("--batch-timeout-ms", type=float, default=2.0, metavar="MS",
-                   help="how long a batch waits to fill (default 2)")
+    p.add_argument("--batch-timeout-ms", type=float, default=0.0, metavar="MS",
+                   help="how long a batch waits to fill (default 0: it takes what queued "
+                        "while the previous batch ran)")
     p.add_argument("--threads", type=int, default=32, metavar="N",
                    help="gRPC calls run at once (default 32)")
     p.set_defaults(func=cmd_serve)

@@ -27,7 +27,8 @@ class Server:
         max_request_bytes: the largest request accepted (REST 413, gRPC
             RESOURCE_EXHAUSTED past it).
         batch_max_size: batch concurrent predict calls up to this many examples (0: off).
-        batch_timeout_ms: how long the first call of a batch waits for others.
+        batch_timeout_ms: how long the first call of a batch waits for others (0: a batch
+            is what queued while the previous batch ran).
         threads: gRPC calls run at once (REST runs a thread per connection).
 
     Example:
@@ -39,7 +40,7 @@ class Server:
     def __init__(self, model_dir: str | Path = "saved_models", host: str = "127.0.0.1",
                  rest_port: int = 8501, grpc_port: int = 8500, versions: int = 1,
                  poll_seconds: float = 1.0, max_request_bytes: int = 32 << 20,
-                 batch_max_size: int = 0, batch_timeout_ms: float = 2.0, threads: int = 32):
+                 batch_max_size: int = 0, batch_timeout_ms: float = 0.0, threads: int = 32):
         for name, value, low in (("rest_port", rest_port, 0), ("grpc_port", grpc_port, 0),
                                  ("versions", versions, 1), ("max_request_bytes",
                                                              max_request_bytes, 1),
