@@ -8,7 +8,8 @@ PNG per request (the test split's, as a client would) at concurrency 1, 8 and 32
 * the in-process call `model.signatures["serving_default"](images=...)`, the floor;
 * `suite serve` over REST (keep-alive `http.client`, row format with b64) and gRPC
   (the `tensorflow-serving-api` stub, one channel per client), batching off (the default);
-* the same, with server-side batching on (`--batch-max-size 32 --batch-timeout-ms 0`: a batch is what queued while the previous one ran);
+* the same, with server-side batching on (`--batch-max-size 32`; a batch is what
+  queued while the previous one ran);
 * `mlflow models serve` of the same SavedModel logged as an MLflow pyfunc model
   (`/invocations` with the image as a base64 string in `dataframe_split`).
 
