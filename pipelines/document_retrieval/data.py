@@ -53,7 +53,7 @@ class Corpus:
         digest.update("\t".join(self.classes).encode())
         return digest.hexdigest()[:16]
 
-    def subset(self, index) -> "Corpus":
+    def subset(self, index) -> Corpus:
         """The documents at `index`, with the same label names."""
         index = np.asarray(index, dtype=int)
         return Corpus([self.texts[i] for i in index], self.labels[index], self.classes,

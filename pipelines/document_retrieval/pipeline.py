@@ -10,16 +10,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pipelines.document_retrieval import data, model, plots
+from pipelines.document_retrieval.config import (
+    FOLDER_MIN_PER_CATEGORY,
+    FORTUNES_MIN_PER_CATEGORY,
+    DocumentRetrievalConfig,
+)
 from suite.baselines import Baseline
 from suite.data import DataInfo, Skipped, Splits, stratified_split
 from suite.metrics import retrieval
 from suite.pipeline import Pipeline, say
 from suite.training import Trainer
-
-from pipelines.document_retrieval import data, model, plots
-from pipelines.document_retrieval.config import (FOLDER_MIN_PER_CATEGORY,
-                                                 FORTUNES_MIN_PER_CATEGORY,
-                                                 DocumentRetrievalConfig)
 
 K = 50                 # neighbours kept per query: precision@1/10/50
 EXAMPLES = 5           # test queries shown with their results in search_examples.md
@@ -80,9 +81,10 @@ class DocumentRetrievalPipeline(Pipeline):
             classes=list(corpus.classes), source=source, skipped=list(skipped.items),
             state=state)
 
+        names = ("reconstruction", "map") if m.map_head else ("reconstruction",)
+
         def targets(counts):
-            return counts, ({"reconstruction": counts, "map": counts} if m.map_head
-                            else {"reconstruction": counts})
+            return counts, {name: counts for name in names}
 
         datasets = {name: tf.data.Dataset.from_tensor_slices(c)
                     for name, c in self.counts.items()}

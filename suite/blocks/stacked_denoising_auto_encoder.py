@@ -4,7 +4,6 @@ reconstruct its input from a corrupted copy, with greedy layer-wise pre-training
 from __future__ import annotations
 
 import keras
-from keras import ops
 
 from suite.blocks.input_corruption import InputCorruption
 

@@ -1,11 +1,11 @@
 """Document retrieval: the fortunes and folder loaders, the vocabulary, the auto-encoder,
 greedy pre-training, end to end with the export's search and `suite predict`."""
 
+import mlflow
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import mlflow
 from pipelines.document_retrieval import data, model
 from pipelines.document_retrieval.config import DocumentRetrievalConfig
 from pipelines.document_retrieval.pipeline import DocumentRetrievalPipeline
@@ -21,7 +21,7 @@ TOPICS = {
     "cooking": "recipe oven flour butter garlic simmer onion pepper sauce kitchen",
     "sailing": "boat harbour wind mast anchor keel tide rudder deck captain",
 }
-FILLER = "the a of and it is was with for that this on very".split()
+FILLER = ["the", "a", "of", "and", "it", "is", "was", "with", "for", "that", "this", "on", "very"]
 
 
 def topic_folder(root, per_topic=40, seed=0):
