@@ -63,8 +63,8 @@ class Batcher:
         if request.rows == 0 or request.rows >= self.max_size:
             return self.run_batch(feeds)
         with self._ready:
-            if self._closed:
-                raise ServingError("UNAVAILABLE", "the model is being unloaded; retry")
+            if self._closed:  # the version was swapped out after this request took it
+                return self.run_batch(feeds)
             self._queue.append(request)
             self._ready.notify()
         request.done.wait()

@@ -53,7 +53,7 @@ class _Calls:
             context.abort(grpc.StatusCode.INTERNAL,
                           "internal error; the server log has the details")
         finally:
-            known = spec.name in self.manager.loaded()
+            known = self.manager.has(spec.name)
             self.metrics.observe(spec.name if known else "", api, "grpc", code,
                                  time.perf_counter() - start)
 

@@ -101,11 +101,16 @@ class ModelManager:
         states = self._states.get(name)
         if not states:
             raise not_found(f"Could not find any versions of model {name}")
+        states = dict(states)  # the poller changes it; dict() copies it in one step
         if version is not None:
             if version not in states:
                 raise not_found(f"Could not find version {version} of model {name}")
             return [(version, states[version])]
         return sorted(states.items(), reverse=True)
+
+    def has(self, name: str) -> bool:
+        """Whether `name` is a model with a loaded version."""
+        return name in self._served
 
     def loaded(self) -> dict[str, list[int]]:
         """The loaded versions of every model, `{model: [versions]}`."""

@@ -116,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
     def handle_expect_100(self):
-        if self._too_large():
+        if self._too_large(sent=False):
             return False
         return super().handle_expect_100()
 
@@ -165,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             model, api = self.route
             if api:
-                known = model in server.manager.loaded()
+                known = server.manager.has(model)
                 server.metrics.observe(model if known else "", api, "rest", str(status),
                                        time.perf_counter() - start)
             with server._lock:
@@ -225,8 +225,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise invalid(f"Content-Length: got {value[:30]!r}, expected a number of bytes")
         return int(value)
 
-    def _too_large(self) -> bool:
-        """Answers 413 (and ends the connection) for a body over the limit."""
+    def _too_large(self, sent: bool = True) -> bool:
+        """Answers 413 (and ends the connection) for a body over the limit; `sent`: the
+        client sends the body without waiting for `100 Continue`."""
         try:
             length = self._length()
         except ServingError:
@@ -237,7 +238,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self._reply(413, _error(f"the request body has {length} bytes; this server takes at "
                                 f"most {limit} (--max-request-mb)"), _JSON)
-        self._discard(length)
+        if sent:
+            self._discard(length)
         return True
 
     def _discard(self, length: int) -> None:
