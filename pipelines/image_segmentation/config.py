@@ -19,13 +19,16 @@ class SegmentationDataConfig(DataConfig):
         None, min=8, max=2048, help="side of the square model input; none: 64 (scenes), 128"
     )
     channels: int | None = option(None, choices=(1, 3), help="none: 1 (scenes), 3 (folders)")
-    scenes: int = option(6000, min=10, help="composed scenes in all, split by the fractions")
+    scenes: int = option(5000, min=10, help="composed scenes in all, split by the fractions")
     digits_per_scene: tuple[int, ...] = option((1, 4), min=1, help="least and most digits")
     digit_scale: tuple[float, ...] = option(
         (0.25, 0.5), min=0.05, max=1.0, help="least and most digit side, share of the scene's"
     )
     noise: float = option(0.05, min=0.0, max=0.5, help="Gaussian pixel noise of the scenes")
     clutter: int = option(0, min=0, max=20, help="faint unlabelled strokes per scene")
+    max_overlap: float = option(
+        0.2, min=0.0, max=1.0, help="the largest share of a digit another may cover (1: any)"
+    )
     mask_format: str = option(
         "ids", choices=("ids", "trimap"),
         help="folder masks: PNGs of class ids, or Oxford-IIIT Pets trimaps (1, 2, 3 -> 0, 1, 2)"
@@ -60,7 +63,7 @@ class UNetConfig:
     dropout: float = option(0.0, min=0.0, max=0.9, help="dropout after the bottom block")
     l2: float = option(0.0, min=0.0, help="L2 weight decay on every kernel")
     dice_weight: float = option(
-        0.0, min=0.0, max=10.0, help="loss = cross-entropy + this x soft Dice (0: plain CE)"
+        1.0, min=0.0, max=10.0, help="loss = cross-entropy + this x soft Dice (0: plain CE)"
     )
     class_weights: str = option(
         "none", choices=("none", "balanced"),
@@ -72,9 +75,9 @@ class UNetConfig:
 class ImageSegmentationConfig(Config):
     """Everything `suite run image-segmentation` can be told."""
 
-    trainer: TrainerConfig = section(TrainerConfig, epochs=14, batch_size=32,
-                                     learning_rate=2e-3, schedule="cosine",
-                                     early_stopping_patience=5)
+    trainer: TrainerConfig = section(TrainerConfig, epochs=24, batch_size=32,
+                                     learning_rate=3e-3, schedule="cosine",
+                                     mixed_precision="auto", early_stopping_patience=6)
     data: SegmentationDataConfig = section(SegmentationDataConfig, val_fraction=0.1,
                                            test_fraction=0.15)
     model: UNetConfig = section(UNetConfig)

@@ -86,7 +86,8 @@ def load_scenes(config) -> Splits:
         arrays[name] = scenes.compose_scenes(
             digits[pool], labels[pool], count, size, seed=config.seed * 1009 + n,
             per_scene=tuple(config.digits_per_scene), scale=tuple(config.digit_scale),
-            noise=config.noise, clutter=config.clutter) if count else (
+            noise=config.noise, clutter=config.clutter,
+            max_overlap=config.max_overlap) if count else (
             np.zeros((0, size, size), np.uint8), np.zeros((0, size, size), np.uint8))
     state = SegmentationState(size, size, channels, len(scenes.CLASSES))
     info = DataInfo(

@@ -38,6 +38,23 @@ def test_scene_masks_agree_with_the_drawn_digits():
     assert min(len(np.unique(m)) for m in masks) >= 2
 
 
+def test_overlap_rule_bounds_what_a_digit_hides():
+    owner = np.zeros((10, 10), np.int32)
+    owner[0:4, 0:5] = 1                      # an earlier digit with 20 visible pixels
+    square = np.ones((4, 4), bool)           # a new digit of 16 opaque pixels
+    assert scenes._fits(owner, square, 6, 6, 2, 0.2)        # no overlap
+    assert scenes._fits(owner, square, 3, 0, 2, 0.25)       # hides 4 of 20 and 4 of its 16
+    assert not scenes._fits(owner, square, 3, 0, 2, 0.2)    # 4 of 16 is over a fifth
+    assert not scenes._fits(owner, square, 0, 0, 2, 0.5)    # hides all of itself
+    assert scenes._fits(owner, square, 0, 0, 2, 1.0)        # 1: any overlap
+    digits, labels = scenes.load_digits_pool()
+    _, apart = scenes.compose_scenes(digits, labels, 30, 64, seed=1, max_overlap=0.0,
+                                     per_scene=(4, 4), scale=(0.25, 0.25), noise=0.0)
+    _, piled = scenes.compose_scenes(digits, labels, 30, 64, seed=1, max_overlap=1.0,
+                                     per_scene=(4, 4), scale=(0.25, 0.25), noise=0.0)
+    assert (apart > 0).sum() > (piled > 0).sum()  # hidden ink is ink no mask shows
+
+
 def test_single_digit_scene_labels_exactly_that_digit():
     digits, labels = scenes.load_digits_pool()
     seven = np.flatnonzero(labels == 7)[:1]
