@@ -103,6 +103,18 @@ class DataConfig:
 
 
 @dataclasses.dataclass
+class ImageDataConfig(DataConfig):
+    """Images: the data keys plus random training augmentation (see
+    `suite.data.augment.joint_affine` for images with masks)."""
+
+    flip: str = option("none", choices=("none", "horizontal", "vertical",
+                                        "horizontal_and_vertical"))
+    rotation: float = option(0.0, min=0.0, max=0.5, help="max random rotation, share of a turn")
+    zoom: float = option(0.0, min=0.0, max=0.9, help="max random zoom, share of the size")
+    translation: float = option(0.0, min=0.0, max=0.5, help="max random shift, share of size")
+
+
+@dataclasses.dataclass
 class ExportConfig:
     """Where the SavedModel goes."""
 

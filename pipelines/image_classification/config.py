@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from suite.config import (Config, ConfigError, DataConfig, TrainerConfig, option, section)
+from suite.config import (Config, ConfigError, ImageDataConfig, TrainerConfig, option,
+                          section)
 
 DIGITS_SIZE = 8     # the embedded data set's side
 FOLDER_SIZE = 64    # a folder's default model input side
@@ -33,18 +34,13 @@ def default_filters(image_size: int) -> tuple[int, ...]:
 
 
 @dataclasses.dataclass
-class ImageDataConfig(DataConfig):
-    """Images: size, channels and training augmentation."""
+class ClassificationDataConfig(ImageDataConfig):
+    """Images: size and channels, with the shared augmentation keys."""
 
     image_size: int | None = option(
         None, min=4, max=1024, help="side of the square model input; none: 8 (digits), 64"
     )
     channels: int | None = option(None, choices=(1, 3), help="none: 1 (digits), 3 (folders)")
-    flip: str = option("none", choices=("none", "horizontal", "vertical",
-                                        "horizontal_and_vertical"))
-    rotation: float = option(0.0, min=0.0, max=0.5, help="max random rotation, share of a turn")
-    zoom: float = option(0.0, min=0.0, max=0.9, help="max random zoom, share of the size")
-    translation: float = option(0.0, min=0.0, max=0.5, help="max random shift, share of size")
 
 
 @dataclasses.dataclass
@@ -85,7 +81,7 @@ class ImageClassificationConfig(Config):
     trainer: TrainerConfig = section(TrainerConfig, epochs=60, batch_size=32,
                                      learning_rate=1e-3, early_stopping_patience=15,
                                      reduce_lr_patience=4)
-    data: ImageDataConfig = section(ImageDataConfig)
+    data: ClassificationDataConfig = section(ClassificationDataConfig)
     model: CNNConfig = section(CNNConfig)
 
     def _input_size(self) -> int:

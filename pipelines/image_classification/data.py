@@ -8,7 +8,6 @@ turns into pixels, so the Trainer shuffles cheap records and decodes after.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 
 import numpy as np
@@ -17,23 +16,10 @@ from PIL import Image
 
 from suite.data import (DataInfo, Skipped, Splits, fingerprint_arrays, fingerprint_files,
                         stratified_split)
-from suite.data.images import decode_image, scan_class_folders
+from suite.data.images import ImageState, decode_image, scan_class_folders
 
 DIGITS_SIZE = 8
 FOLDER_SIZE = 64
-
-
-@dataclasses.dataclass
-class ImageState:
-    """The preprocessing the model and the export share: the decoded image's shape."""
-
-    height: int
-    width: int
-    channels: int
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return self.height, self.width, self.channels
 
 
 def default_shape(config) -> tuple[int, int]:

@@ -9,7 +9,7 @@ import tensorflow as tf
 from suite import plots
 from suite.baselines import Baseline
 from suite.data import DataInfo, Splits
-from suite.data.images import decode_image
+from suite.data.images import decode_image, image_endpoints
 from suite.pipeline import Pipeline
 from suite.training import Trainer
 
@@ -135,23 +135,11 @@ class ImageClassificationPipeline(Pipeline):
     # --- export -------------------------------------------------------------------------
 
     def describe(self, info: DataInfo) -> dict:
-        h, w, c = info.state.shape
-        outputs = {"probabilities": {"kind": "class_probabilities",
-                                     "description": "one probability per label"},
-                   "class_id": {"kind": "class_id"},
-                   "label": {"kind": "label"}}
-        return {
-            "serving_default": {
-                "inputs": {"images": {"kind": "encoded_image",
-                                      "description": "encoded image bytes (PNG, JPEG, BMP, "
-                                                     f"GIF); decoded, resized to {h}x{w}x{c} "
-                                                     "and scaled to [0, 1] inside the model"}},
-                "outputs": outputs},
-            "predict_pixels": {
-                "inputs": {"pixels": {"kind": "pixels",
-                                      "description": f"{h}x{w}x{c} float pixels in [0, 1]"}},
-                "outputs": outputs},
-        }
+        return image_endpoints(info.state.shape, {
+            "probabilities": {"kind": "class_probabilities",
+                              "description": "one probability per label"},
+            "class_id": {"kind": "class_id"},
+            "label": {"kind": "label"}})
 
     def serving_model(self, net: keras.Model, info: DataInfo) -> keras.export.ExportArchive:
         h, w, c = info.state.shape

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from suite.config import Config, ConfigError, DataConfig, TrainerConfig, option, section
+from suite.config import Config, ConfigError, ImageDataConfig, TrainerConfig, option, section
 
 SCENE_SIZE = 64     # the embedded scenes' side
 FOLDER_SIZE = 128   # a folder's default model input side
 
 
 @dataclasses.dataclass
-class SegmentationDataConfig(DataConfig):
-    """Composed digit scenes (no `path`) or a folder of `images/` and `masks/`."""
+class SegmentationDataConfig(ImageDataConfig):
+    """Composed digit scenes (no `path`) or a folder of `images/` and `masks/`, with the
+    shared augmentation keys (moving each mask with its image)."""
 
     image_size: int | None = option(
         None, min=8, max=2048, help="side of the square model input; none: 64 (scenes), 128"
@@ -37,11 +38,6 @@ class SegmentationDataConfig(DataConfig):
         None, min=2, max=255, help="classes of a folder's masks; none: classes.txt, else the "
                                    "largest id in the masks + 1"
     )
-    flip: str = option("none", choices=("none", "horizontal", "vertical",
-                                        "horizontal_and_vertical"))
-    rotation: float = option(0.0, min=0.0, max=0.5, help="max random rotation, share of a turn")
-    zoom: float = option(0.0, min=0.0, max=0.9, help="max random zoom, share of the size")
-    translation: float = option(0.0, min=0.0, max=0.5, help="max random shift, share of size")
 
 
 @dataclasses.dataclass

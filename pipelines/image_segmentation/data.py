@@ -25,7 +25,7 @@ from PIL import Image, UnidentifiedImageError
 
 from suite.data import (DataError, DataInfo, Skipped, Splits, fingerprint_arrays,
                         fingerprint_files, stratified_split)
-from suite.data.images import IMAGE_EXTENSIONS, decode_image
+from suite.data.images import IMAGE_EXTENSIONS, ImageState, decode_image
 
 from pipelines.image_segmentation import scenes
 from pipelines.image_segmentation.config import FOLDER_SIZE, SCENE_SIZE
@@ -35,17 +35,10 @@ _MASK_MODES = {"L", "P", "I", "I;16", "1"}
 
 
 @dataclasses.dataclass
-class SegmentationState:
-    """What the model and the export share: the input shape and the classes."""
+class SegmentationState(ImageState):
+    """What the model and the export share: the input shape and the number of classes."""
 
-    height: int
-    width: int
-    channels: int
     num_classes: int
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return self.height, self.width, self.channels
 
 
 def default_shape(config) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from suite import plots
 from suite.baselines import Baseline
 from suite.data import DataInfo, Splits
 from suite.data.augment import joint_affine
-from suite.data.images import decode_image_with_size
+from suite.data.images import decode_image_with_size, image_endpoints
 from suite.metrics import SegmentationLoss, segmentation_scores
 from suite.pipeline import Pipeline
 from suite.training import Trainer
@@ -164,7 +164,7 @@ class ImageSegmentationPipeline(Pipeline):
                 "outside_value": OUTSIDE}
 
     def describe(self, info: DataInfo) -> dict:
-        h, w, c = info.state.shape
+        h, w, _ = info.state.shape
         palette = plots.class_palette(info.state.num_classes)
         outputs = {
             "class_map": {"kind": "class_map", "labels": list(info.classes),
@@ -181,18 +181,7 @@ class ImageSegmentationPipeline(Pipeline):
             "image_size": {"kind": "image_size",
                            "description": "each input image's own [height, width]"},
         }
-        return {
-            "serving_default": {
-                "inputs": {"images": {"kind": "encoded_image",
-                                      "description": "encoded image bytes (PNG, JPEG, BMP, "
-                                                     f"GIF); decoded, resized to {h}x{w}x{c} "
-                                                     "and scaled to [0, 1] inside the model"}},
-                "outputs": outputs},
-            "predict_pixels": {
-                "inputs": {"pixels": {"kind": "pixels",
-                                      "description": f"{h}x{w}x{c} float pixels in [0, 1]"}},
-                "outputs": outputs},
-        }
+        return image_endpoints(info.state.shape, outputs)
 
     def serving_model(self, net: keras.Model, info: DataInfo) -> keras.export.ExportArchive:
         h, w, c = info.state.shape

@@ -9,6 +9,7 @@ exported graph runs. Checking every file up front lets a bad one be named and sk
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,43 @@ from suite.data.validation import DataError, Skipped
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _DECODABLE = {"PNG", "JPEG", "BMP", "GIF"}  # what tf.io.decode_image reads
+
+
+@dataclasses.dataclass
+class ImageState:
+    """The preprocessing an image model and its export share: the decoded image's shape."""
+
+    height: int
+    width: int
+    channels: int
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.height, self.width, self.channels
+
+
+def image_endpoints(shape: tuple[int, int, int], outputs: dict) -> dict[str, dict]:
+    """The descriptions (`Pipeline.describe`) of an image model's two endpoints:
+    `serving_default` on encoded image bytes and `predict_pixels` on float pixels, both
+    returning `outputs` (described the same way).
+
+    Args:
+        shape: `(height, width, channels)` of the model input.
+        outputs: output name -> `{"kind": ..., "description": ...}`.
+    """
+    h, w, c = shape
+    return {
+        "serving_default": {
+            "inputs": {"images": {"kind": "encoded_image",
+                                  "description": "encoded image bytes (PNG, JPEG, BMP, GIF); "
+                                                 f"decoded, resized to {h}x{w}x{c} and scaled "
+                                                 "to [0, 1] inside the model"}},
+            "outputs": outputs},
+        "predict_pixels": {
+            "inputs": {"pixels": {"kind": "pixels",
+                                  "description": f"{h}x{w}x{c} float pixels in [0, 1]"}},
+            "outputs": outputs},
+    }
 
 
 def decode_image(data: tf.Tensor, size: tuple[int, int], channels: int) -> tf.Tensor:
