@@ -17,8 +17,8 @@ Outputs a person reads differently are rendered by kind: `label` (with
 `class_probabilities`), `text`, `quantiles` (a forecast table), `class_map` (written as a
 coloured PNG beside each input image, `scene.png` -> `scene.mask.png`, with each class's
 share printed) and `similarity_scores` (search results, ranked, with their
-`document_label`, `document_snippet` and `document_source`); anything else is printed as
-arrays.
+`document_labels`, `document_snippets` and `document_sources`); anything else is printed
+as arrays.
 
 This module imports TensorFlow, numpy, pandas and Pillow only.
 """
