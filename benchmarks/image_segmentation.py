@@ -56,6 +56,10 @@ def quality_table(title: str, overrides) -> tuple[dict, ImageSegmentationPipelin
           f"{max(pipeline.history['val_mean_iou']):.3f}; whole run {total_s:.0f}s (the "
           f"ablation's training and prediction: {result.baseline_seconds.get('no_skip', 0):.0f}"
           f"s) on {os.cpu_count()} CPU cores")
+    cpu = pipeline.fit_cpu_seconds
+    print(f"U-Net training CPU time: {cpu:.0f} CPU seconds, {cpu / os.cpu_count():.0f}s on "
+          f"{os.cpu_count()} fully used cores ({train * epochs * os.cpu_count() / cpu:.0f} "
+          "images/s)")
     return m, pipeline, result
 
 
