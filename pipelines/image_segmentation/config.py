@@ -71,7 +71,7 @@ class UNetConfig:
 class ImageSegmentationConfig(Config):
     """Everything `suite run image-segmentation` can be told."""
 
-    trainer: TrainerConfig = section(TrainerConfig, epochs=24, batch_size=32,
+    trainer: TrainerConfig = section(TrainerConfig, epochs=14, batch_size=32,
                                      learning_rate=3e-3, schedule="cosine",
                                      mixed_precision="auto", early_stopping_patience=6)
     data: SegmentationDataConfig = section(SegmentationDataConfig, val_fraction=0.1,
