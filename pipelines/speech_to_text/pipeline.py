@@ -1,0 +1,281 @@
+"""The speech-to-text pipeline: a log-mel, strided-convolution and bidirectional GRU acoustic
+model trained with CTC, scored by CER and WER on unseen speakers and an unseen accent
+against the same model reading each utterance one way only."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jiwer
+import keras
+import numpy as np
+import tensorflow as tf
+
+from suite.baselines import Baseline
+from suite.data import DataInfo, Skipped, Splits
+from suite.pipeline import Pipeline, say
+
+from pipelines.speech_to_text import data, model
+from pipelines.speech_to_text.config import SpeechToTextConfig
+
+SAMPLES = 30            # transcripts in the samples artifact
+EVAL_BATCH = 32
+BUCKET_SECONDS = 0.5    # training batches hold utterances within this much of each other
+
+
+@dataclasses.dataclass
+class SpeechState:
+    """What the model and the export share: the characters and the audio framing.
+
+    Args:
+        alphabet: the characters; class id `i + 1` is `alphabet[i]`, 0 is the CTC blank.
+        sample_rate: the model's sample rate in Hz.
+        frame_length, frame_step: the STFT window and hop, in samples.
+    """
+
+    alphabet: str
+    sample_rate: int
+    frame_length: int
+    frame_step: int
+
+
+class SpeechToTextPipeline(Pipeline):
+    """Transcribes speech; espeak-ng utterances by default, LJSpeech-layout folders with
+    --data."""
+
+    name = "speech-to-text"
+    config_cls = SpeechToTextConfig
+    main_metric = "cer"
+    main_baseline = "unidirectional"
+    monitor = "val_loss"
+    monitor_mode = "min"
+
+    # --- data and model -----------------------------------------------------------------
+
+    def load_data(self) -> Splits:
+        cfg, m = self.config.data, self.config.model
+        skipped = Skipped(cfg.on_error)
+        if cfg.path:
+            part = data.read_ljspeech(cfg.path, cfg.sample_rate, skipped, cfg.limit)
+            parts = data.split_folder(part, cfg.val_fraction, cfg.test_fraction, cfg.seed)
+            source = f"{cfg.path} (LJSpeech layout)"
+        else:
+            parts = data.load_embedded(cfg, say=lambda message: say(self.name, message))
+            source = ("embedded: sentences of the fortunes files spoken by espeak-ng; test "
+                      f"splits: unseen voice variants, and the unseen accent {cfg.test_accent}")
+        state = SpeechState(data.ALPHABET, cfg.sample_rate,
+                            round(m.frame_ms * cfg.sample_rate / 1000),
+                            round(m.step_ms * cfg.sample_rate / 1000))
+        for name in ("train", "val"):
+            parts[name], dropped = self._alignable(parts[name], state)
+            if dropped:
+                say(self.name, f"left out {dropped} {name} utterance(s) with more characters "
+                               "than the model has output frames for (fast speech at "
+                               f"{state.frame_step * 2 ** len(m.conv_filters)} samples per "
+                               "output frame)")
+        self.parts = parts
+        info = DataInfo(
+            fingerprint=data.fingerprint(parts),
+            sizes={name: len(part) for name, part in parts.items()},
+            classes=list(data.ALPHABET), source=source, skipped=list(skipped.items),
+            state=state)
+        say(self.name, "audio: " + ", ".join(
+            f"{name} {part.seconds(cfg.sample_rate) / 60:.0f} min" for name, part in parts.items()))
+        return Splits(data.records(parts["train"]), data.records(parts["val"]),
+                      data.records(parts["test"]), info, decode=data.decode)
+
+    def _alignable(self, part: data.Part, state: SpeechState) -> tuple[data.Part, int]:
+        """The utterances CTC can align: no more label frames needed than output frames."""
+        keep = []
+        for i, (wave, text) in enumerate(zip(part.waves, part.texts)):
+            frames = math.ceil(len(wave) / state.frame_step)
+            for _ in self.config.model.conv_filters:
+                frames = (frames + 1) // 2
+            if model.frames_needed(data.encode(text)) <= frames:
+                keep.append(i)
+        return part.subset(keep), len(part) - len(keep)
+
+    def build_model(self, info: DataInfo, bidirectional: bool | None = None) -> keras.Model:
+        m, state = self.config.model, info.state
+        bidirectional = m.bidirectional if bidirectional is None else bidirectional
+        net = model.SpeechRecognizer(
+            len(state.alphabet), state.sample_rate, m.num_mel_bins, state.frame_length,
+            state.frame_step, m.conv_filters, m.rnn_cell, m.rnn_units, m.rnn_depth,
+            bidirectional, m.dropout, m.freq_masks, m.freq_mask_bins, m.time_masks,
+            m.time_mask_frames, seed=self.config.trainer.seed,
+            name="speech_recognizer" if bidirectional else "speech_recognizer_unidirectional")
+        net.build()
+        return self.trainer.compile(net, loss=None)
+
+    def batching(self, info: DataInfo):
+        rate = info.state.sample_rate
+        boundaries = [int(rate * BUCKET_SECONDS * k) for k in range(1, 60)]
+
+        def batch(ds: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+            return ds.bucket_by_sequence_length(
+                lambda x, y: x["length"], boundaries, [batch_size] * (len(boundaries) + 1),
+                padded_shapes=({"waveform": [None], "length": []}, [None]))
+
+        return batch
+
+    def callbacks(self, info: DataInfo, splits: Splits) -> list[keras.callbacks.Callback]:
+        count = self.config.model.val_cer_utterances
+        if not count or not len(self.parts["val"]):
+            return []
+        return [ValidationCER(self.parts["val"].subset(range(min(count, len(self.parts["val"])))))]
+
+    # --- baselines, evaluation ----------------------------------------------------------
+
+    def baselines(self) -> list[Baseline]:
+        return [Baseline(
+            "unidirectional", fit=self._fit_unidirectional, predict=self._transcribe_tests,
+            depends_on=("trainer", "model"),
+            description="the same model with its recurrent layers reading forwards only")]
+
+    def _fit_unidirectional(self, splits: Splits, workdir) -> keras.Model:
+        return self.fit_network(lambda: self.build_model(splits.info, bidirectional=False),
+                                splits, workdir, batch=self.batching(splits.info))
+
+    def _transcribe_tests(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
+        out = {}
+        for name, prefix in (("test", ""), ("test_unseen_accent", "unseen_accent_")):
+            if name in self.parts:
+                texts = transcribe(net, self.parts[name], self.config.model.beam_width)
+                out[f"{prefix}greedy"] = np.asarray(texts["greedy"], dtype=str)
+                out[f"{prefix}beam"] = np.asarray(texts["beam"], dtype=str)
+        out["parameters"] = np.asarray(net.count_params())
+        return out
+
+    def predict(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
+        return self._transcribe_tests(net, splits)
+
+    def score(self, predictions: dict[str, np.ndarray], splits: Splits) -> dict[str, float]:
+        metrics = {}
+        for name, prefix in (("test", ""), ("test_unseen_accent", "unseen_accent_")):
+            if f"{prefix}beam" not in predictions:
+                continue
+            references = self.parts[name].texts
+            for search, suffix in (("beam", ""), ("greedy", "_greedy")):
+                hypotheses = [str(h) for h in predictions[f"{prefix}{search}"]]
+                metrics[f"{prefix}cer{suffix}"] = jiwer.cer(references, hypotheses)
+                metrics[f"{prefix}wer{suffix}"] = jiwer.wer(references, hypotheses)
+        return metrics
+
+    def figures(self, net: keras.Model, splits: Splits, predictions) -> dict:
+        from pipelines.speech_to_text import plots
+
+        part = self.parts["test"]
+        pick = int(np.argsort([len(t) for t in part.texts])[len(part) // 2])
+        wave = part.waves[pick].astype(np.float32)[None] / 32768.0
+        length = np.array([wave.shape[1]], np.int32)
+        features = net.frontend(wave, length).numpy()[0]
+        out = net({"waveform": wave, "length": length}, training=False)
+        return {"spectrogram_ctc": plots.spectrogram_with_ctc(
+            features, out["log_probs"].numpy()[0], self.splits.info.state,
+            part.texts[pick], str(predictions["test"]["beam"][pick]))}
+
+    def artifacts(self, net: keras.Model, splits: Splits, predictions) -> dict[str, str]:
+        names = {"test": "bidirectional", "baseline_unidirectional": "unidirectional"}
+        blocks = []
+        for split, prefix in (("test", ""), ("test_unseen_accent", "unseen_accent_")):
+            if split not in self.parts:
+                continue
+            part = self.parts[split]
+            for key, p in predictions.items():
+                if f"{prefix}beam" not in p:
+                    continue
+                hypotheses = [str(h) for h in p[f"{prefix}beam"][:SAMPLES]]
+                alignment = jiwer.process_words(part.texts[:SAMPLES], hypotheses)
+                blocks.append(f"== {split}: {names.get(key, key)} model, beam search "
+                              f"(S: substituted, D: deleted, I: inserted word) ==\n"
+                              + jiwer.visualize_alignment(alignment, show_measures=False))
+        params = "\n".join(f"{names.get(k, k)}: {int(p['parameters']):,} parameters"
+                           for k, p in predictions.items())
+        return {"samples.txt": "\n".join(blocks), "parameters.txt": params + "\n"}
+
+    # --- export -------------------------------------------------------------------------
+
+    def describe(self, info: DataInfo) -> dict:
+        rate = info.state.sample_rate
+        transcript = {"transcript": {
+            "kind": "text", "description": "the transcript (lower-case letters, apostrophes "
+                                           "and spaces), by CTC beam search"}}
+        return {
+            "serving_default": {
+                "inputs": {"audio": {"kind": "encoded_audio",
+                                     "description": "WAV file bytes (16-bit PCM, any sample "
+                                                    "rate, channels averaged); resampled to "
+                                                    f"{rate} Hz inside the model"}},
+                "outputs": transcript},
+            "transcribe_waveform": {
+                "inputs": {"waveform": {"kind": "waveform",
+                                        "description": f"float32 samples in [-1, 1] at {rate} "
+                                                       "Hz, zero-padded to the longest"},
+                           "length": {"kind": "lengths",
+                                      "description": "each waveform's real samples"}},
+                "outputs": transcript},
+        }
+
+    def manifest_extra(self, info: DataInfo) -> dict:
+        return {"sample_rate": info.state.sample_rate, "alphabet": info.state.alphabet,
+                "decoding": {"beam_width": self.config.model.beam_width}}
+
+    def serving_model(self, net: keras.Model, info: DataInfo) -> keras.export.ExportArchive:
+        rate = info.state.sample_rate
+        transcribe_fn = model.transcribe_graph(net, self.config.model.beam_width)
+
+        def from_bytes(audio):
+            waveform, length = model.decode_audio(audio, rate)
+            return {"transcript": transcribe_fn(waveform, length)["beam"]}
+
+        def from_waveform(waveform, length):
+            return {"transcript": transcribe_fn(waveform, length)["beam"]}
+
+        archive = keras.export.ExportArchive()
+        archive.track(net)
+        archive.add_endpoint("serving_default", from_bytes,
+                             input_signature=[tf.TensorSpec([None], tf.string, name="audio")])
+        archive.add_endpoint("transcribe_waveform", from_waveform, input_signature=[
+            tf.TensorSpec([None, None], tf.float32, name="waveform"),
+            tf.TensorSpec([None], tf.int32, name="length")])
+        return archive
+
+
+def transcribe(net: keras.Model, part: data.Part, beam_width: int,
+               batch_size: int = EVAL_BATCH) -> dict[str, list[str]]:
+    """Greedy and beam-search transcripts of every utterance of `part`, in order, by the
+    graph the export serves (utterances batched by length)."""
+    fn = tf.function(model.transcribe_graph(net, beam_width), input_signature=[
+        tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32)])
+    order = np.argsort([len(w) for w in part.waves], kind="stable")
+    out = {"greedy": [""] * len(part), "beam": [""] * len(part)}
+    for start in range(0, len(order), batch_size):
+        index = order[start:start + batch_size]
+        lengths = np.array([len(part.waves[i]) for i in index], np.int32)
+        waveform = np.zeros((len(index), max(lengths.max(initial=0), 1)), np.float32)
+        for row, i in enumerate(index):
+            waveform[row, :lengths[row]] = part.waves[i] / 32768.0
+        texts = fn(tf.constant(waveform), tf.constant(lengths))
+        for key in out:
+            for i, text in zip(index, texts[key].numpy()):
+                out[key][i] = text.decode("utf-8")
+    return out
+
+
+class ValidationCER(keras.callbacks.Callback):
+    """Logs `val_cer`, the greedy character error rate on a validation sample, each epoch.
+
+    Args:
+        part: the validation utterances to transcribe.
+    """
+
+    def __init__(self, part: data.Part):
+        super().__init__()
+        self.part = part
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        texts = transcribe(self.model, self.part, beam_width=1)["greedy"]
+        logs["val_cer"] = float(jiwer.cer(self.part.texts, texts))
