@@ -87,7 +87,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             response = predict_pb2.PredictResponse(
                 model_spec=protos.model_spec(servable.name, servable.version, key))
             for name, array in outputs.items():
-                response.outputs[name].CopyFrom(tensors.array_to_proto(array))
+                tensors.array_to_proto(array, response.outputs[name])
             return response
 
         return self._calls("predict", request.model_spec, context, work)
