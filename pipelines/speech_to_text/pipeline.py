@@ -242,12 +242,18 @@ class SpeechToTextPipeline(Pipeline):
         return archive
 
 
-def transcribe(net: keras.Model, part: data.Part, beam_width: int,
-               batch_size: int = EVAL_BATCH) -> dict[str, list[str]]:
-    """Greedy and beam-search transcripts of every utterance of `part`, in order, by the
-    graph the export serves (utterances batched by length)."""
-    fn = tf.function(model.transcribe_graph(net, beam_width), input_signature=[
+def transcriber(net: keras.Model, beam_width: int):
+    """The graph the export serves, as a `tf.function` of `(waveform, length)`."""
+    return tf.function(model.transcribe_graph(net, beam_width), input_signature=[
         tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32)])
+
+
+def transcribe(net: keras.Model, part: data.Part, beam_width: int,
+               batch_size: int = EVAL_BATCH, fn=None) -> dict[str, list[str]]:
+    """Greedy and beam-search transcripts of every utterance of `part`, in order, by the
+    graph the export serves (utterances batched by length); `fn` is a `transcriber` of
+    `net` to reuse."""
+    fn = fn or transcriber(net, beam_width)
     order = np.argsort([len(w) for w in part.waves], kind="stable")
     out = {"greedy": [""] * len(part), "beam": [""] * len(part)}
     for start in range(0, len(order), batch_size):
@@ -273,9 +279,11 @@ class ValidationCER(keras.callbacks.Callback):
     def __init__(self, part: data.Part):
         super().__init__()
         self.part = part
+        self._fn = None
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        texts = transcribe(self.model, self.part, beam_width=1)["greedy"]
+        self._fn = self._fn or transcriber(self.model, beam_width=1)
+        texts = transcribe(self.model, self.part, beam_width=1, fn=self._fn)["greedy"]
         logs["val_cer"] = float(jiwer.cer(self.part.texts, texts))
