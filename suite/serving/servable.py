@@ -44,6 +44,7 @@ class Servable:
         self.inputs = {key: fn.structured_input_signature[1]
                        for key, fn in self.functions.items()}
         self.outputs = {key: set(fn.structured_outputs) for key, fn in self.functions.items()}
+        self._calls = {key: _direct_call(fn) for key, fn in self.functions.items()}
         self._batchers: dict = {}
 
     def signature(self, name: str) -> str:
@@ -111,7 +112,7 @@ class Servable:
         import tensorflow as tf
 
         try:
-            result = self.functions[signature](**feeds)
+            result = self._calls[signature](feeds)
         except tf.errors.InvalidArgumentError as e:
             raise invalid(_reason(e.message)) from None
         except (tf.errors.OpError, TypeError, ValueError) as e:
@@ -143,6 +144,27 @@ class Servable:
         last reference to it."""
         for batcher in self._batchers.values():
             batcher.close()
+
+
+def _direct_call(fn):
+    """`feeds -> outputs` for a signature function, past its Python argument binding.
+
+    `fn(**feeds)` binds and converts its arguments against the signature on every call,
+    which `Servable.check` has done already: about 0.15 ms of CPU a call, a third of a
+    small model's whole call (measured on the digits classifier). The function's flat
+    form takes the inputs as tensors in the order `tf.nest` flattens a dict (sorted
+    names) and returns the same outputs; where TensorFlow does not offer it, `fn(**feeds)`
+    is used.
+    """
+    import tensorflow as tf
+
+    args, kwargs = fn.structured_input_signature
+    call_flat = getattr(fn, "_call_flat", None)
+    if args or call_flat is None:
+        return lambda feeds: fn(**feeds)
+    names = sorted(kwargs)
+    return lambda feeds: call_flat([tf.constant(feeds[name]) for name in names],
+                                   fn.captured_inputs)
 
 
 def _signature_defs(path: Path) -> dict:
