@@ -130,6 +130,35 @@ def test_batcher_splits_outputs_back_by_request():
         Batcher(run, max_size=0, timeout_ms=1)
 
 
+def test_batcher_runs_a_lone_call_on_its_own_thread_and_queues_behind_busy_workers():
+    threads, release, started = [], threading.Event(), threading.Semaphore(0)
+
+    def run(feeds):
+        threads.append((threading.current_thread(), len(feeds["x"])))
+        if feeds["x"][0] < 0:  # the first two calls hold both workers
+            started.release()
+            release.wait(10)
+        return {"y": feeds["x"]}
+
+    batcher = Batcher(run, max_size=8, timeout_ms=0, workers=2)
+    assert batcher.run({"x": np.array([1])})["y"].tolist() == [1]
+    assert threads == [(threading.current_thread(), 1)]
+    threads.clear()
+    with ThreadPoolExecutor(6) as pool:
+        busy = [pool.submit(batcher.run, {"x": np.array([-1])}) for _ in range(2)]
+        for _ in range(2):
+            assert started.acquire(timeout=10)
+        queued = [pool.submit(batcher.run, {"x": np.array([i])}) for i in range(4)]
+        time.sleep(0.2)
+        assert len(threads) == 2, "a third call ran while both workers were busy"
+        release.set()
+        assert [f.result()["y"].tolist() for f in queued] == [[0], [1], [2], [3]]
+        assert [f.result()["y"].tolist() for f in busy] == [[-1], [-1]]
+    assert [rows for _, rows in threads[2:]] == [4]  # the queue ran as one batch
+    batcher.close()
+    assert batcher.run({"x": np.array([5])})["y"].tolist() == [5]
+
+
 @pytest.mark.slow
 def test_sigterm_finishes_the_request_in_flight_and_exits_0(model_root, tmp_path):
     served = start_server(model_root, tmp_path)
