@@ -4,9 +4,9 @@ The tiny config of a pipeline lives with its own end-to-end test, in
 `tests/pipelines/test_<name>.py` (dashes as underscores), and is reused from there:
 
 * `tiny_run_args(workdir) -> list[str]`, if the module defines it: the whole `suite run`
-  argument list after the pipeline name (data files may be written into `workdir`);
-* otherwise its `TINY` list of `--set` arguments, with `--data` from `_TINY_DATA` for a
-  pipeline whose embedded data cannot be made tiny.
+  argument list after the pipeline name (a pipeline whose tiny run needs a data file
+  writes it into `workdir` and passes `--data`);
+* otherwise its `TINY` list of `suite run` arguments, run on the embedded data.
 
 A pipeline registered later is covered as soon as its test module has either.
 """
@@ -15,11 +15,6 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-
-# Pipelines whose test module writes tiny data under another name than `tiny_run_args`.
-_TINY_DATA = {
-    "translation": lambda module, workdir: module.tiny_corpus(workdir / "pairs.tsv"),
-}
 
 
 def tiny_run_args(name: str, workdir: Path) -> list[str]:
@@ -41,8 +36,6 @@ def tiny_run_args(name: str, workdir: Path) -> list[str]:
         args = list(module.tiny_run_args(Path(workdir)))
     elif hasattr(module, "TINY"):
         args = list(module.TINY)
-        if name in _TINY_DATA:
-            args += ["--data", str(_TINY_DATA[name](module, Path(workdir)))]
     else:
         raise LookupError(f"{module_name} defines neither TINY nor tiny_run_args(workdir): "
                           f"tests that need a tiny export of {name!r} cannot run it")

@@ -222,6 +222,12 @@ TINY = ["--set", "trainer.epochs=2", "--set", "model.embedding_dim=16",
         "--set", "model.beam_width=3", "--set", "data.test_fraction=0.2"]
 
 
+def tiny_run_args(workdir):
+    """The `suite run translation` arguments of the tiny config, with the tiny corpus
+    written into `workdir` (how `tests/tiny.py` runs it for other tests)."""
+    return ["--data", str(tiny_corpus(workdir / "pairs.tsv")), *TINY]
+
+
 def test_end_to_end_on_a_tiny_corpus(workdir, capsys):
     corpus = tiny_corpus(workdir / "pairs.tsv")
     assert main(["run", "translation", "--data", str(corpus), *TINY]) == 0
