@@ -160,21 +160,31 @@ def test_batcher_runs_a_lone_call_on_its_own_thread_and_queues_behind_busy_worke
 
 
 @pytest.mark.slow
-def test_sigterm_finishes_the_request_in_flight_and_exits_0(model_root, tmp_path):
+def test_sigterm_finishes_the_requests_in_flight_and_exits_0(model_root, tmp_path):
     served = start_server(model_root, tmp_path)
     result = {}
 
-    def slow():
-        result["reply"] = Rest(served.rest_port).predict(
+    def slow_rest():
+        result["rest"] = Rest(served.rest_port).predict(
             "echo", {"signature_name": "spin", "inputs": 80_000})
 
-    thread = threading.Thread(target=slow)
-    thread.start()
+    def slow_grpc():
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name, request.model_spec.signature_name = "echo", "spin"
+        request.inputs["steps"].CopyFrom(tf.make_tensor_proto(np.int32(80_000)))
+        reply = served.stubs()[0].Predict(request, timeout=60)
+        result["grpc"] = tf.make_ndarray(reply.outputs["trace"])
+
+    threads = [threading.Thread(target=f) for f in (slow_rest, slow_grpc)]
+    for thread in threads:
+        thread.start()
     time.sleep(0.5)
-    assert thread.is_alive(), "the slow request must still be running"
+    assert all(t.is_alive() for t in threads), "the slow requests must still be running"
     served.process.send_signal(signal.SIGTERM)
-    thread.join(60)
-    assert result["reply"][0] == 200
+    for thread in threads:
+        thread.join(60)
+    assert result["rest"][0] == 200
+    assert np.isfinite(result["grpc"])
     assert served.process.wait(60) == 0
     assert served.out.read_text().splitlines()[-1] == "stopped"
     with pytest.raises(OSError):
