@@ -30,7 +30,7 @@ import image_folders  # noqa: E402
 
 import keras  # noqa: E402
 
-from pipelines.image_classification import data, model  # noqa: E402
+from pipelines.image_classification import model  # noqa: E402
 from pipelines.image_classification.pipeline import ImageClassificationPipeline  # noqa: E402
 from suite.config import load_config  # noqa: E402
 from suite.training import Trainer  # noqa: E402
@@ -84,7 +84,7 @@ def default_folders(workdir: str) -> list[str]:
 
 
 def throughput(config, splits, epochs, repeats):
-    x, y = data.to_numpy(splits.examples("train"))
+    x, y = splits.arrays("train")
     shape, classes = splits.info.state.shape, len(splits.info.classes)
     cfg = load_config(type(config), overrides=[f"trainer.epochs={epochs}",
                                                "trainer.early_stopping_patience=0"])

@@ -66,7 +66,7 @@ def quality_table(title: str, overrides) -> tuple[dict, ImageSegmentationPipelin
 def latency(export_dir, pipeline: ImageSegmentationPipeline, repeats: int = 20) -> None:
     """Median wall time per image of `serving_default` on PNG bytes, batch 1 and 32."""
     serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
-    pixels, _ = pipeline._arrays(pipeline.splits, "test")
+    pixels, _ = pipeline.splits.arrays("test")
     encoded = []
     for p in pixels[:32]:
         out = io.BytesIO()

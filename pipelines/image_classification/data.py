@@ -89,15 +89,6 @@ def load_folder_splits(config, state: ImageState) -> Splits:
     return Splits(make["train"], make["val"], make["test"], info, decode=decode)
 
 
-def to_numpy(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """All `(images, labels)` of an unbatched dataset of examples as two arrays."""
-    xs, ys = [], []
-    for x, y in ds.batch(256).as_numpy_iterator():
-        xs.append(x)
-        ys.append(y)
-    return np.concatenate(xs), np.concatenate(ys)
-
-
 def _png(pixels: np.ndarray) -> bytes:
     out = io.BytesIO()
     Image.fromarray(pixels).save(out, format="PNG")  # uint8 2-D: grayscale

@@ -34,9 +34,7 @@ class ImageClassificationPipeline(Pipeline):
         size, channels = data.default_shape(cfg)
         cfg.image_size = cfg.image_size or size
         cfg.channels = cfg.channels or channels
-        splits = data.load(cfg)
-        self._decoded: dict[str, np.ndarray] = {}
-        return splits
+        return data.load(cfg)
 
     def build_model(self, info: DataInfo) -> keras.Model:
         return self._compiled(model.build_cnn(info.state.shape, len(info.classes),
@@ -89,19 +87,19 @@ class ImageClassificationPipeline(Pipeline):
             splits, workdir, augment=self.augment(info))
 
     def _predict_net(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
-        x, _ = self._arrays(splits, "test")
+        x, _ = splits.arrays("test")
         probabilities = net.predict(x, batch_size=self.config.trainer.batch_size, verbose=0)
         return {"class_id": np.argmax(probabilities, axis=-1).astype(np.int32)}
 
     def _fit_logistic_regression(self, splits: Splits, workdir):
         from sklearn.linear_model import LogisticRegression
 
-        x, y = self._arrays(splits, "train")
+        x, y = splits.arrays("train")
         return LogisticRegression(max_iter=2000, random_state=self.config.trainer.seed).fit(
             x.reshape(len(x), -1), y)
 
     def _predict_logistic_regression(self, fitted, splits: Splits) -> dict[str, np.ndarray]:
-        x, _ = self._arrays(splits, "test")
+        x, _ = splits.arrays("test")
         return {"class_id": fitted.predict(x.reshape(len(x), -1)).astype(np.int32)}
 
     def predict(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
@@ -110,21 +108,16 @@ class ImageClassificationPipeline(Pipeline):
     def score(self, predictions: dict[str, np.ndarray], splits: Splits) -> dict[str, float]:
         from sklearn.metrics import accuracy_score, f1_score
 
-        _, y = self._arrays(splits, "test")
+        _, y = splits.arrays("test")
         pred = predictions["class_id"]
         return {"accuracy": accuracy_score(y, pred),
                 "macro_f1": f1_score(y, pred, average="macro", zero_division=0)}
 
-    def _arrays(self, splits: Splits, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """The decoded images and labels of a split, decoded once per run."""
-        if name not in self._decoded:
-            self._decoded[name] = data.to_numpy(splits.examples(name))
-        return self._decoded[name]
 
     def figures(self, net, splits: Splits, predictions) -> dict:
         from sklearn.metrics import confusion_matrix
 
-        _, y_true = self._arrays(splits, "test")
+        _, y_true = splits.arrays("test")
         y_pred = predictions["test"]["class_id"]
         classes = splits.info.classes
         matrix = confusion_matrix(y_true, y_pred, labels=range(len(classes)))

@@ -247,11 +247,3 @@ def resize_mask(ids: np.ndarray, size: int) -> np.ndarray:
         return ids
     return np.asarray(Image.fromarray(ids, mode="L").resize((size, size), Image.NEAREST))
 
-
-def to_numpy(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """All `(pixels, masks)` of an unbatched dataset of examples as two arrays."""
-    xs, ys = [], []
-    for x, y in ds.batch(256).as_numpy_iterator():
-        xs.append(x)
-        ys.append(y)
-    return np.concatenate(xs), np.concatenate(ys)

@@ -43,9 +43,7 @@ class ImageSegmentationPipeline(Pipeline):
         size, channels = data.default_shape(cfg)
         cfg.image_size = cfg.image_size or size
         cfg.channels = cfg.channels or channels
-        splits = data.load(cfg)
-        self._decoded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        return splits
+        return data.load(cfg)
 
     def build_model(self, info: DataInfo) -> keras.Model:
         return self._compiled(model.build_unet(info.state.shape, info.state.num_classes,
@@ -62,7 +60,7 @@ class ImageSegmentationPipeline(Pipeline):
     def _class_weights(self, info: DataInfo) -> list[float]:
         """`1 / sqrt(share)` of each class's training pixels, scaled so that the average
         pixel weighs 1; a class with no training pixel gets the largest weight."""
-        _, masks = self._arrays(self.splits, "train")
+        _, masks = self.splits.arrays("train")
         counts = np.bincount(masks.ravel(), minlength=info.state.num_classes).astype(float)
         share = counts / counts.sum()
         weights = np.where(share > 0, 1.0 / np.sqrt(np.maximum(share, 1e-12)), 0.0)
@@ -94,12 +92,12 @@ class ImageSegmentationPipeline(Pipeline):
             splits, workdir, augment=self.augment(info))
 
     def _predict_net(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
-        x, _ = self._arrays(splits, "test")
+        x, _ = splits.arrays("test")
         probabilities = net.predict(x, batch_size=self.config.trainer.batch_size, verbose=0)
         return {"class_map": np.argmax(probabilities, axis=-1).astype(np.uint8)}
 
     def _fit_majority(self, splits: Splits, workdir):
-        _, masks = self._arrays(splits, "train")
+        _, masks = splits.arrays("train")
         classes = splits.info.state.num_classes
         counts = np.zeros((classes, *masks.shape[1:]), np.int64)
         for c in range(classes):
@@ -107,14 +105,14 @@ class ImageSegmentationPipeline(Pipeline):
         return np.argmax(counts, axis=0).astype(np.uint8)
 
     def _predict_majority(self, fitted: np.ndarray, splits: Splits) -> dict[str, np.ndarray]:
-        _, masks = self._arrays(splits, "test")
+        _, masks = splits.arrays("test")
         return {"class_map": np.broadcast_to(fitted, masks.shape).copy()}
 
     def predict(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
         return self._predict_net(net, splits)
 
     def score(self, predictions: dict[str, np.ndarray], splits: Splits) -> dict[str, float]:
-        _, masks = self._arrays(splits, "test")
+        _, masks = splits.arrays("test")
         classes = splits.info.classes
         matrix = segmentation_scores.confusion_matrix(masks, predictions["class_map"],
                                                       len(classes))
@@ -126,14 +124,9 @@ class ImageSegmentationPipeline(Pipeline):
                 metrics[f"iou_{_metric_name(name)}"] = float(iou)
         return metrics
 
-    def _arrays(self, splits: Splits, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """The decoded pixels and masks of a split, decoded once per run."""
-        if name not in self._decoded:
-            self._decoded[name] = data.to_numpy(splits.examples(name))
-        return self._decoded[name]
 
     def figures(self, net, splits: Splits, predictions) -> dict:
-        images, masks = self._arrays(splits, "test")
+        images, masks = splits.arrays("test")
         classes = splits.info.classes
         palette = plots.class_palette(len(classes))
         shown = np.linspace(0, len(images) - 1, min(GRID_EXAMPLES, len(images))).astype(int)

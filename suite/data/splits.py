@@ -53,6 +53,7 @@ class Splits:
     test: tf.data.Dataset
     info: DataInfo
     decode: Callable | None = None
+    _arrays: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     def examples(self, name: str) -> tf.data.Dataset:
         """The decoded `(inputs, targets)` examples of the split `name`."""
@@ -60,6 +61,18 @@ class Splits:
         if self.decode is None:
             return ds
         return ds.map(self.decode, num_parallel_calls=tf.data.AUTOTUNE)
+
+    def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """All decoded `(inputs, targets)` of the split `name` as two numpy arrays (for
+        examples of fixed shape), decoded once and kept: baselines, scores and figures of
+        a run read the same arrays."""
+        if name not in self._arrays:
+            xs, ys = [], []
+            for x, y in self.examples(name).batch(256).as_numpy_iterator():
+                xs.append(x)
+                ys.append(y)
+            self._arrays[name] = (np.concatenate(xs), np.concatenate(ys))
+        return self._arrays[name]
 
 
 def stratified_split(labels, val_fraction: float, test_fraction: float, seed: int,

@@ -1,7 +1,6 @@
 """Image segmentation: scene composer, folder loader, end to end with export and predict."""
 
 import io
-import json
 from pathlib import Path
 
 import mlflow
@@ -135,7 +134,7 @@ def test_folder_pairs_masks_by_stem_and_resizes_them_by_nearest_neighbour(tmp_pa
     root = _folder(tmp_path / "set")
     splits = data.load_folder(_folder_config(root))
     assert splits.info.classes == ["0", "1", "2"] and splits.info.state.num_classes == 3
-    x, y = next(splits.examples("train").batch(100).as_numpy_iterator())
+    x, y = splits.arrays("train")
     assert x.shape[1:] == (16, 16, 3) and y.shape[1:] == (16, 16)
     assert set(np.unique(y)) == {0, 1, 2}  # resized, never blended into other ids
     # the decoded image and its mask still agree: bright where the mask says 1
@@ -150,7 +149,7 @@ def test_folder_class_names_from_classes_txt_and_trimaps(tmp_path):
     pets = _folder(tmp_path / "pets", trimap=True)
     splits = data.load_folder(_folder_config(pets, "data.mask_format=trimap"))
     assert splits.info.classes == data.TRIMAP_CLASSES
-    _, y = next(splits.examples("train").batch(100).as_numpy_iterator())
+    _, y = splits.arrays("train")
     assert set(np.unique(y)) == {0, 1, 2}  # 1, 2, 3 -> 0, 1, 2
 
 
@@ -245,7 +244,7 @@ def test_run_tracks_exports_serves_bytes_at_their_own_size_and_predicts(workdir,
     config = load_config(ImageSegmentationConfig, overrides=[t for t in TINY if t != "--set"])
     pipeline = ImageSegmentationPipeline(config)
     splits = pipeline.load_data()
-    pixels, masks = data.to_numpy(splits.examples("test"))
+    pixels, masks = splits.arrays("test")
     loaded = tf.saved_model.load(str(v1))
     encoded = [_encoded(np.round(p[..., 0] * 255).astype(np.uint8)) for p in pixels]
     out = loaded.signatures["serving_default"](images=tf.constant(encoded))
