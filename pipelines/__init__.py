@@ -6,4 +6,5 @@ PIPELINES = {
     "forecasting": "pipelines.forecasting.pipeline:ForecastingPipeline",
     "translation": "pipelines.translation.pipeline:TranslationPipeline",
     "document-retrieval": "pipelines.document_retrieval.pipeline:DocumentRetrievalPipeline",
+    "speech-to-text": "pipelines.speech_to_text.pipeline:SpeechToTextPipeline",
 }

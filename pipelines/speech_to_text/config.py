@@ -65,8 +65,10 @@ class AcousticModelConfig:
 class SpeechToTextConfig(Config):
     """Everything `suite run speech-to-text` can be told."""
 
-    # XLA is off: every batch has a new length.
-    trainer: TrainerConfig = section(TrainerConfig, epochs=12, batch_size=32,
+    # XLA is off: every batch has a new length. Six epochs (about 7 minutes on 2 cores,
+    # and about 5 more for the unidirectional baseline) keep `suite run all` within its
+    # budget; the issue's CER target needs about three times as long (see the README).
+    trainer: TrainerConfig = section(TrainerConfig, epochs=6, batch_size=32,
                                      learning_rate=1e-3, schedule="cosine",
                                      gradient_clip_norm=5.0, jit_compile="false",
                                      early_stopping_patience=4)

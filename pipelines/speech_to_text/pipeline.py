@@ -41,8 +41,10 @@ class SpeechState:
 
 
 class SpeechToTextPipeline(Pipeline):
-    """Transcribes speech; espeak-ng utterances by default, LJSpeech-layout folders with
-    --data."""
+    """Transcribes speech with CTC; espeak-ng utterances, or LJSpeech folders (--data).
+
+    The model is `model.SpeechRecognizer`; the baseline reads each utterance forwards only.
+    """
 
     name = "speech-to-text"
     config_cls = SpeechToTextConfig

@@ -245,7 +245,7 @@ def test_run_exports_a_model_that_transcribes_wav_bytes_at_any_rate(workdir):
 
     path = workdir / "utterance.wav"
     path.write_bytes(wav_bytes(slow, 22050))
-    isolated = predict_without_training_code(str(version), str(path), cwd=workdir)
+    isolated = predict_without_training_code("speech-to-text", str(path), cwd=workdir)
     assert isolated.returncode == 0, isolated.stderr
     assert f"{path}\n  -> {by_bytes.numpy()[1].decode()}" in isolated.stdout
 
