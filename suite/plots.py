@@ -18,11 +18,15 @@ def learning_curves(history: dict[str, list[float]], epochs: list[int] | None = 
         epochs: the epoch index of each entry (0-based; a resumed run starts later).
     """
     names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
+    names += [k[len("val_"):] for k in history  # validation-only metrics, e.g. val_cer
+              if k.startswith("val_") and k[len("val_"):] not in history]
     figure = Figure(figsize=(5 * max(len(names), 1), 3.8), layout="constrained")
     axes = figure.subplots(1, max(len(names), 1), squeeze=False)[0]
     for ax, name in zip(axes, names):
-        x = np.asarray(epochs if epochs else range(len(history[name]))) + 1
-        ax.plot(x, history[name], marker="o", ms=3, label="train")
+        series = history.get(name, history.get(f"val_{name}"))
+        x = np.asarray(epochs if epochs else range(len(series))) + 1
+        if name in history:
+            ax.plot(x, history[name], marker="o", ms=3, label="train")
         if f"val_{name}" in history:
             ax.plot(x, history[f"val_{name}"], marker="o", ms=3, label="validation")
         ax.set_title(name.replace("_", " "))
