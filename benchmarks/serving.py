@@ -152,15 +152,14 @@ def in_process(version_dir: Path, pngs: list[bytes]):
     return make_call
 
 
-def rest_client(port: int, pngs: list[bytes]):
-    bodies = [json.dumps({"instances": [{"b64": base64.b64encode(p).decode()}]})
-              for p in pngs]
-
+def json_post_client(port: int, path: str, bodies: list[str]):
+    """`make_call` for JSON POSTs to `path` on a loopback HTTP server, one keep-alive
+    connection per thread; a reply other than 200 raises."""
     def make_call():
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
         def call(i):
-            connection.request("POST", f"/v1/models/{MODEL}:predict", bodies[i % len(bodies)],
+            connection.request("POST", path, bodies[i % len(bodies)],
                                {"Content-Type": "application/json"})
             reply = connection.getresponse()
             data = reply.read()
@@ -169,6 +168,12 @@ def rest_client(port: int, pngs: list[bytes]):
             return json.loads(data)
         return call
     return make_call
+
+
+def rest_client(port: int, pngs: list[bytes]):
+    bodies = [json.dumps({"instances": [{"b64": base64.b64encode(p).decode()}]})
+              for p in pngs]
+    return json_post_client(port, f"/v1/models/{MODEL}:predict", bodies)
 
 
 def grpc_client(port: int, pngs: list[bytes]):
@@ -196,20 +201,7 @@ def grpc_client(port: int, pngs: list[bytes]):
 def mlflow_client(port: int, pngs: list[bytes]):
     bodies = [json.dumps({"dataframe_split": {"columns": ["images"], "data": [
         [base64.b64encode(p).decode()]]}}) for p in pngs]
-
-    def make_call():
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-        def call(i):
-            connection.request("POST", "/invocations", bodies[i % len(bodies)],
-                               {"Content-Type": "application/json"})
-            reply = connection.getresponse()
-            data = reply.read()
-            if reply.status != 200:
-                raise RuntimeError(f"HTTP {reply.status}: {data[:200]!r}")
-            return json.loads(data)
-        return call
-    return make_call
+    return json_post_client(port, "/invocations", bodies)
 
 
 def start_suite_serve(model_root: Path, *args: str) -> tuple[subprocess.Popen, int, int]:
