@@ -95,12 +95,7 @@ def icon_folder(dest: str | Path, *, size: int = 48, per_class: int = 400,
     if not 1 <= min_per_class <= per_class:
         raise ValueError(f"icon_folder per_class/min_per_class: got {per_class!r}/"
                          f"{min_per_class!r}, expected 1 <= min_per_class <= per_class")
-    missing = [t for t in themes if not (root / t).is_dir()]
-    if missing:
-        packages = " ".join(ICON_THEMES.get(t, f"<the package of theme {t!r}>") for t in missing)
-        raise FileNotFoundError(
-            f"icon_folder: icon theme(s) {', '.join(missing)} not installed under {root}; "
-            f"install them with: apt-get install {packages}")
+    _require_themes("icon_folder", themes, root)
     _prepare(dest)
 
     seen: set[str] = set()
@@ -197,12 +192,7 @@ def icon_scene_folder(dest: str | Path, count: int = 600, *, size: int = 128, se
         `dest`.
     """
     dest, root = Path(dest), Path(root)
-    missing = [t for t in themes if not (root / t).is_dir()]
-    if missing:
-        packages = " ".join(ICON_THEMES.get(t, f"<the package of theme {t!r}>") for t in missing)
-        raise FileNotFoundError(
-            f"icon_scene_folder: icon theme(s) {', '.join(missing)} not installed under "
-            f"{root}; install them with: apt-get install {packages}")
+    _require_themes("icon_scene_folder", themes, root)
     icons, seen = [], set()
     for theme in sorted(themes):
         for path in _theme_pngs(root / theme, 48):
@@ -246,6 +236,16 @@ def icon_scene_folder(dest: str | Path, count: int = 600, *, size: int = 128, se
         canvas.save(dest / "images" / f"scene_{n:04d}.jpg", quality=92)
         Image.fromarray(trimap).save(dest / "masks" / f"scene_{n:04d}.png")
     return dest
+
+
+def _require_themes(caller: str, themes, root: Path) -> None:
+    """Raises FileNotFoundError naming the Debian packages of themes not under `root`."""
+    missing = [t for t in themes if not (root / t).is_dir()]
+    if missing:
+        packages = " ".join(ICON_THEMES.get(t, f"<the package of theme {t!r}>") for t in missing)
+        raise FileNotFoundError(
+            f"{caller}: icon theme(s) {', '.join(missing)} not installed under {root}; "
+            f"install them with: apt-get install {packages}")
 
 
 def _prepare(dest: Path) -> None:
