@@ -26,9 +26,9 @@ def learning_curves(history: dict[str, list[float]], epochs: list[int] | None = 
         series = history.get(name, history.get(f"val_{name}"))
         x = np.asarray(epochs if epochs else range(len(series))) + 1
         if name in history:
-            ax.plot(x, history[name], marker="o", ms=3, label="train")
+            ax.plot(x, history[name], marker="o", ms=3, color="C0", label="train")
         if f"val_{name}" in history:
-            ax.plot(x, history[f"val_{name}"], marker="o", ms=3, label="validation")
+            ax.plot(x, history[f"val_{name}"], marker="o", ms=3, color="C1", label="validation")
         ax.set_title(name.replace("_", " "))
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
