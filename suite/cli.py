@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         logging.getLogger("alembic").setLevel(logging.WARNING)
     from suite.config import ConfigError
     from suite.data import DataError
@@ -102,8 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("serve", help="serve saved_models/ over TF Serving's REST and gRPC APIs")
-    p.add_argument("--model-dir", default="saved_models", metavar="DIR",
-                   help="export root: serves the newest version of every model under it")
+    p.add_argument("--model-dir", metavar="DIR",
+                   help="export root: serves the newest version of every model under it "
+                        "(default: saved_models)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--rest-port", type=int, default=8501, metavar="PORT",
@@ -123,12 +125,47 @@ def _parser() -> argparse.ArgumentParser:
                         "while the previous batch ran)")
     p.add_argument("--threads", type=int, default=32, metavar="N",
                    help="gRPC calls run at once (default 32)")
+    p.add_argument("--from-registry", action="store_true",
+                   help="serve each pipeline's champion from the MLflow Model Registry, "
+                        "fetched into --model-dir (default: champions) first")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("runs", help="compare MLflow runs in a table")
     p.add_argument("pipeline", nargs="?", help="one pipeline (default: all)")
-    p.add_argument("--limit", type=int, default=10, help="newest runs per pipeline")
+    p.add_argument("--limit", type=int, default=10, help="runs per pipeline (default 10)")
+    p.add_argument("--sort", metavar="METRIC",
+                   help="sort by a metric, e.g. test_accuracy or 'test_cer ASC' (default: "
+                        "newest first; the main metric sorts best first)")
+    p.add_argument("--where", metavar="FILTER",
+                   help="an MLflow filter, e.g. \"params.trainer.epochs = '5'\"")
     p.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("champion", help="which registered version is a pipeline's champion, "
+                                        "and why")
+    p.add_argument("pipeline", nargs="?", help="one pipeline (default: all)")
+    p.set_defaults(func=cmd_champion)
+
+    p = sub.add_parser("tune", help="search a pipeline's config keys with KerasTuner")
+    p.add_argument("pipeline", help="a pipeline name from `suite list`")
+    p.add_argument("--space", required=True, metavar="FILE.toml",
+                   help="the search space: config keys with ranges or choices")
+    p.add_argument("--trials", type=int, default=10, help="trials to run (default 10)")
+    p.add_argument("--algorithm", default="random", choices=("random", "hyperband", "bayesian"),
+                   help="KerasTuner's search (default random)")
+    p.add_argument("--config", metavar="FILE.toml", help="the base config of every trial")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one base config key (repeatable)")
+    p.add_argument("--data", metavar="PATH", help="your own data (same as --set data.path=PATH)")
+    p.add_argument("--out", metavar="FILE.toml",
+                   help="where the best config goes (default: <pipeline>-best.toml)")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("ui", help="start the MLflow UI over the store the runs went to")
+    p.add_argument("pipeline", nargs="?", help="print the URL of this pipeline's experiment")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=5000, help="port (default 5000; 0: a free one)")
+    p.set_defaults(func=cmd_ui)
     return parser
 
 
@@ -190,6 +227,11 @@ def _report(result, seconds: float) -> None:
         print(f"  baselines that failed (left out): {', '.join(result.baselines_failed)}")
     print(_metrics_table(result.metrics))
     print(f"  exported to {result.export_dir}")
+    if result.registered is not None:
+        d = result.registered
+        print(f"  registered as version {d.version} of model '{d.name}': "
+              + ("the champion now" if d.champion else
+                 f"the champion stays version {d.champion_version}") + f" ({d.reason})")
     if result.run_id:
         print(f"  MLflow run {result.run_id}: `mlflow ui --backend-store-uri {tracking_uri()}`, "
               f"then http://127.0.0.1:5000/#/experiments/{result.experiment_id}/runs/"
@@ -313,6 +355,11 @@ def cmd_serve(args) -> int:
     from suite.serving.server import Server
 
     logging.getLogger("suite.serving").setLevel(logging.INFO)  # loads and unloads
+    if args.from_registry:
+        args.model_dir = args.model_dir or "champions"
+        if not _fetch_champions(args.model_dir):
+            return EXIT_FAILED
+    args.model_dir = args.model_dir or "saved_models"
     try:
         server = Server(args.model_dir, host=args.host, rest_port=args.rest_port,
                         grpc_port=args.grpc_port, versions=args.versions,
@@ -337,39 +384,95 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def _fetch_champions(model_dir: str) -> bool:
+    """Downloads every pipeline's champion into `model_dir`; False (with a message) if
+    the store cannot be read or holds no champion."""
+    import mlflow
+
+    from suite import registry
+    from suite.experiments import champion
+    from suite.tracking import tracking_uri
+
+    try:
+        fetched = champion.fetch(mlflow.MlflowClient(tracking_uri()), registry.names(),
+                                 model_dir, tracking_uri())
+    except mlflow.exceptions.MlflowException as e:
+        print(f"error: cannot read the registry at {tracking_uri()}: {e.message}",
+              file=sys.stderr)
+        return False
+    if not fetched:
+        print(f"error: no champions in the registry at {tracking_uri()}: run `suite run "
+              "<pipeline>` first", file=sys.stderr)
+        return False
+    for name, directory in fetched.items():
+        print(f"{name}: champion version {directory.name} fetched into {directory}")
+    return True
+
+
 def cmd_runs(args) -> int:
     import mlflow
 
     from suite import registry
+    from suite.experiments import runs
     from suite.tracking import tracking_uri
 
     mlflow.set_tracking_uri(tracking_uri())
     names = [args.pipeline] if args.pipeline else registry.names()
-    rows = [("pipeline", "run id", "started", "status", "metric", "value", "baseline", "value")]
+    tables = []
     for name in names:
         cls = registry.get(name)
-        metric = f"test_{cls.main_metric}"
-        baseline = f"baseline_{cls.main_baseline}_{cls.main_metric}"
         try:
-            runs = mlflow.search_runs(experiment_names=[name], max_results=args.limit,
-                                      order_by=["attributes.start_time DESC"])
+            found = runs.search(name, args.limit, args.sort, args.where, cls.higher_is_better)
+        except runs.RunsQueryError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_USAGE
         except Exception as e:  # the store is the user's: say which and why
             print(f"error: cannot read runs from {tracking_uri()}: {e}", file=sys.stderr)
             return EXIT_FAILED
-        for _, run in runs.iterrows():
-            rows.append((name, run["run_id"], f"{run['start_time']:%Y-%m-%d %H:%M}",
-                         run["status"], metric, _fmt(_cell(run, f"metrics.{metric}")),
-                         baseline, _fmt(_cell(run, f"metrics.{baseline}"))))
-    if len(rows) == 1:
-        print(f"no runs in {tracking_uri()}")
-    else:
-        print(_table(rows))
+        if len(found):
+            rows = runs.table_rows(found, f"test_{cls.main_metric}",
+                                   f"baseline_{cls.main_baseline}_{cls.main_metric}")
+            tables.append(f"{name} ({len(found)} run{'s' * (len(found) > 1)})\n"
+                          + _table(rows))
+    print("\n\n".join(tables) if tables else f"no runs in {tracking_uri()}")
     return 0
 
 
-def _cell(run, column):
-    value = run.get(column)
-    return None if value is None or value != value else float(value)
+def cmd_champion(args) -> int:
+    import mlflow
+
+    from suite import registry
+    from suite.experiments import champion
+    from suite.tracking import tracking_uri
+
+    client = mlflow.MlflowClient(tracking_uri())
+    names = [registry.get(args.pipeline).name] if args.pipeline else registry.names()
+    try:
+        print("\n".join(champion.report(client, name) for name in names))
+    except mlflow.exceptions.MlflowException as e:
+        print(f"error: cannot read the registry at {tracking_uri()}: {e.message}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from suite import registry
+    from suite.experiments import tune
+
+    overrides = list(args.overrides) + ([f"data.path={args.data}"] if args.data else [])
+    result = tune.tune(registry.get(args.pipeline), args.space, trials=args.trials,
+                       algorithm=args.algorithm, config_path=args.config,
+                       overrides=overrides, out=args.out)
+    print(tune.summary(result))
+    return 0
+
+
+def cmd_ui(args) -> int:
+    """Starts the MLflow UI on the runs' store until Ctrl-C (or points at the server)."""
+    from suite.experiments import ui
+
+    return ui.serve(args.pipeline, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

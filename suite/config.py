@@ -119,6 +119,9 @@ class ExportConfig:
     """Where the SavedModel goes."""
 
     dir: str = option("saved_models", help="export root: <dir>/<pipeline>/<version>/")
+    register: bool = option(True, help="register the export in the MLflow Model Registry "
+                                       "under the pipeline's name (the champion alias moves "
+                                       "to it if its main test metric is better)")
 
 
 @dataclasses.dataclass

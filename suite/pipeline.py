@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
+import importlib.metadata
 import json
 import logging
 import sys
@@ -61,6 +62,7 @@ from suite.training import Trainer
 log = logging.getLogger(__name__)
 
 RUN_ROOT = Path(".suite") / "runs"
+SUITE_VERSION = importlib.metadata.version("suite")
 # Keys that do not change which trained weights are valid: how a run is shown and
 # executed, what it is compared with and where it is exported. Changing them (say, XLA off
 # after a failure under XLA) still restores the trained model.
@@ -84,6 +86,7 @@ class RunResult:
     baselines_reused: list[str] = dataclasses.field(default_factory=list)
     baselines_failed: list[str] = dataclasses.field(default_factory=list)
     baseline_seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # when computed
+    registered: Any = None                 # the `suite.experiments.champion.Decision`
 
     @property
     def main_value(self) -> float | None:
@@ -110,6 +113,7 @@ class Pipeline:
     config_cls: ClassVar[type[Config]]
     main_metric: ClassVar[str]            # e.g. "accuracy" -> test_accuracy
     main_baseline: ClassVar[str]          # one of the declared baselines' names
+    higher_is_better: ClassVar[bool] = True  # of the main metric: accuracy, BLEU up; CER down
     monitor: ClassVar[str] = "val_loss"   # what early stopping watches
     monitor_mode: ClassVar[str] = "auto"
 
@@ -164,6 +168,12 @@ class Pipeline:
         out, as a `serving_default` endpoint (and any others)."""
         raise NotImplementedError
 
+    def serving_example(self, splits: Splits) -> dict[str, np.ndarray]:
+        """`serving_default`'s inputs for two test examples, as a client sends them
+        (encoded image or WAV bytes, text, a window in raw units): the input example of
+        the MLflow model logged with the run, and the request its check predicts."""
+        raise NotImplementedError(f"{self.name} defines no serving_example")
+
     def describe(self, info: DataInfo) -> dict[str, dict]:
         """What the exported signatures' tensors are, beyond name, dtype and shape:
         `{signature: {"inputs": {name: {"kind": ..., "description": ...}}, "outputs":
@@ -212,6 +222,25 @@ class Pipeline:
 
     # --- the shared template ----------------------------------------------------------
 
+    def fit(self, splits: Splits, checkpoint: Checkpoint,
+            tracker: Tracker) -> tuple[keras.Model, bool]:
+        """Builds the model and trains it (or restores it from `checkpoint`), logging each
+        epoch to `tracker`; returns the model and whether it was restored. `run()` and
+        each tuning trial train through here."""
+        info = splits.info
+        with self.trainer.scope():
+            model = self.build_model(info)
+        self.model_parameters = model.count_params()
+        say(self.name, f"training {model.name}: {self.model_parameters:,} parameters")
+        self.history, self.epochs, restored = self.trainer.fit_or_restore(
+            model, checkpoint, splits.train, splits.val, monitor=self.monitor,
+            mode=self.monitor_mode, augment=self.augment(info), batch=self.batching(info),
+            decode=splits.decode,
+            callbacks=[*self.callbacks(info, splits), tracker.keras_callback()])
+        if not restored:
+            say(self.name, f"saved the trained model in {checkpoint.directory}")
+        return model, restored
+
     def checkpoint(self, info: DataInfo) -> Checkpoint:
         """Where this exact data, fitted preprocessing and model config keeps its trained
         model (the preprocessing is fitted again on a re-run: if it came out different, the
@@ -223,8 +252,9 @@ class Pipeline:
         digest = hashlib.sha256(key.encode()).hexdigest()[:12]
         return Checkpoint(RUN_ROOT / f"{self.name}-{digest}")
 
-    def run(self) -> RunResult:
-        """Runs the whole pipeline and records it in MLflow; returns what it produced."""
+    def run(self, parent_run_id: str | None = None) -> RunResult:
+        """Runs the whole pipeline and records it in MLflow (nested under `parent_run_id`,
+        e.g. a tuning run, if given); returns what it produced."""
         keras.utils.set_random_seed(self.config.trainer.seed)
         self.trainer.strategy  # an unusable strategy fails here, before any work
         splits = self.load_data()
@@ -241,7 +271,7 @@ class Pipeline:
         commit = git_commit()
         tracker = Tracker(self.name)
         tracker.start(run_name=f"{self.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}",
-                      run_id=earlier_run)
+                      run_id=earlier_run, parent_run_id=parent_run_id)
         continued = earlier_run is not None and tracker.run_id == earlier_run
         try:
             return self._run(splits, checkpoint, tracker, commit, continued)
@@ -269,23 +299,14 @@ class Pipeline:
             tracker.set_tags({"resumed": "true",
                               **{f"resumed.{k}": str(v) for k, v in now.items()}})
         tracker.log_params(params)
-        tracker.set_tags({"pipeline": self.name, "git_commit": commit,
+        tracker.set_tags({"pipeline": self.name, "git_commit": commit or "unknown",
+                          "suite_version": SUITE_VERSION,
                           "data_fingerprint": info.fingerprint, "data_source": info.source,
                           "data_skipped": len(info.skipped)})
         if info.skipped:
-            tracker.log_text("\n".join(info.skipped) + "\n", "data/skipped.txt")
+            tracker.log_text("\n".join(info.skipped) + "\n", "reports/skipped_inputs.txt")
 
-        with self.trainer.scope():
-            model = self.build_model(info)
-        self.model_parameters = model.count_params()
-        say(self.name, f"training {model.name}: {self.model_parameters:,} parameters")
-        self.history, self.epochs, restored = self.trainer.fit_or_restore(
-            model, checkpoint, splits.train, splits.val, monitor=self.monitor,
-            mode=self.monitor_mode, augment=self.augment(info), batch=self.batching(info),
-            decode=splits.decode,
-            callbacks=[*self.callbacks(info, splits), tracker.keras_callback()])
-        if not restored:
-            say(self.name, f"saved the trained model in {checkpoint.directory}")
+        model, restored = self.fit(splits, checkpoint, tracker)
 
         results = self._baselines(splits, tracker)
         say(self.name, "evaluating on the test split")
@@ -302,7 +323,7 @@ class Pipeline:
         for name, figure in figures.items():
             tracker.log_figure(figure, name)
         for path, text in self.artifacts(model, splits, predictions).items():
-            tracker.log_text(text, path)
+            tracker.log_text(text, f"reports/{path}")
 
         manifest = self._manifest(info, metrics, tracker.run_id, commit)
         export_dir = export.export(self.serving_model(model, info), self.config.export.dir,
@@ -310,6 +331,10 @@ class Pipeline:
         checkpoint.clear()  # exported: a later failure must not restore and export it again
         tracker.set_tags({"export_dir": export_dir})
         tracker.log_artifacts(export_dir, "saved_model")
+        model_uri = tracker.log_model(export_dir, self.serving_example(splits))
+        champion = None
+        if model_uri and self.config.export.register:
+            champion = tracker.register(model_uri, self.champion_candidate(metrics, info))
         tracker.end("FINISHED")
         return RunResult(
             pipeline=self.name, metrics=metrics, export_dir=export_dir, run_id=tracker.run_id,
@@ -319,6 +344,7 @@ class Pipeline:
             restored=restored, baselines_reused=[r.name for r in results if r.reused],
             baselines_failed=list(self.failed_baselines),
             baseline_seconds={r.name: r.seconds for r in results},
+            registered=champion,
         )
 
     def _baselines(self, splits: Splits, tracker: Tracker) -> list[BaselineResult]:
@@ -367,6 +393,17 @@ class Pipeline:
             "git_commit": commit,
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         }
+
+
+    def champion_candidate(self, metrics: dict[str, float], info: DataInfo):
+        """This run's claim to the `champion` alias: its main test metric, which way is
+        better, and the data it was measured on."""
+        from suite.experiments.champion import Candidate
+
+        metric = f"test_{self.main_metric}"
+        return Candidate(metric=metric, value=metrics.get(metric),
+                         higher_is_better=self.higher_is_better,
+                         data_fingerprint=info.fingerprint)
 
 
 def say(pipeline: str, message: str) -> None:

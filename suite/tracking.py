@@ -25,8 +25,9 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
-def git_commit(path: str | Path = ".") -> str | None:
-    """The git commit of the working tree at `path`, or None outside a repository."""
+def git_commit(path: str | Path = Path(__file__).parent) -> str | None:
+    """The git commit of the working tree at `path` (default: the suite's own source), or
+    None outside a repository."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True,
                              text=True, timeout=5)
@@ -62,8 +63,11 @@ class Tracker:
         """True while a run is open and no call has failed."""
         return self.run_id is not None and not self.errors
 
-    def start(self, run_name: str | None = None, run_id: str | None = None) -> str | None:
-        """Opens a run (or re-opens `run_id`, to continue an interrupted one); returns its id."""
+    def start(self, run_name: str | None = None, run_id: str | None = None,
+              parent_run_id: str | None = None, kind: str = "run") -> str | None:
+        """Opens a run (or re-opens `run_id`, to continue an interrupted one), nested under
+        `parent_run_id` if given, tagged `run_kind` = `kind` (`run`, `tuning`, `trial`);
+        returns its id."""
         def _start():
             import mlflow
 
@@ -73,12 +77,15 @@ class Tracker:
             # The MLflow 3 UI opens an experiment as a training one (runs table, charts)
             # only when told; untagged experiments open on its GenAI traces view.
             mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
+            nested = parent_run_id is not None
             if run_id is not None:
                 try:
-                    return mlflow.start_run(run_id=run_id).info.run_id
+                    return mlflow.start_run(run_id=run_id, nested=nested).info.run_id
                 except Exception:  # the run is gone or the store changed: start afresh
                     log.info("cannot continue MLflow run %s; starting a new run", run_id)
-            return mlflow.start_run(run_name=run_name).info.run_id
+            return mlflow.start_run(run_name=run_name, nested=nested,
+                                    parent_run_id=parent_run_id,
+                                    tags={"run_kind": kind}).info.run_id
 
         self.run_id = self._guard("start a run", _start)
         return self.run_id
@@ -112,6 +119,42 @@ class Tracker:
         """Logs a directory, e.g. the exported SavedModel."""
         self._call("log artifacts", lambda m: m.log_artifacts(str(local_dir), artifact_path))
 
+    def log_model(self, export_dir: str | Path, example: dict) -> str | None:
+        """Logs the export as this run's MLflow model `model`: a pyfunc over the SavedModel
+        (`suite.experiments.savedmodel_pyfunc`), its signature inferred from `example` (the
+        serving inputs of a few test examples), which is also its input example. Returns the
+        model URI (`models:/<id>`), or None if tracking is off.
+
+        Inputs of one value per example (bytes, strings) go in as DataFrame columns, so
+        MLflow's schema knows bytes as `binary` (base64 in JSON); windows and other arrays
+        as tensors."""
+        def _log(mlflow):
+            import pandas as pd
+
+            from suite.experiments import savedmodel_pyfunc
+
+            columns = all(getattr(v, "ndim", 1) == 1 for v in example.values())
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=savedmodel_pyfunc.__file__,
+                artifacts={"saved_model": str(export_dir)},
+                input_example=pd.DataFrame(example) if columns else example,
+                pip_requirements=_model_requirements())
+            return info.model_uri
+
+        return self._call("log the model", _log)
+
+    def register(self, model_uri: str, candidate):
+        """Registers `model_uri` under the experiment's (pipeline's) name and moves the
+        `champion` alias to it if `candidate` beats the champion; returns the
+        `suite.experiments.champion.Decision`, or None if tracking is off."""
+        def _register(mlflow):
+            from suite.experiments import champion
+
+            return champion.register(mlflow.MlflowClient(self.uri), self.experiment,
+                                     model_uri, self.run_id, candidate)
+
+        return self._call("register the model", _register)
+
     def end(self, status: str = "FINISHED") -> None:
         """Closes the run with `status` (`FINISHED`, `FAILED`, `KILLED`)."""
         if self.run_id is None or self._mlflow is None:
@@ -132,9 +175,8 @@ class Tracker:
         self.end("FINISHED" if exc_type is None else "FAILED")
         return False
 
-    def _call(self, what: str, fn) -> None:
-        if self.active:
-            self._guard(what, lambda: fn(self._mlflow))
+    def _call(self, what: str, fn):
+        return self._guard(what, lambda: fn(self._mlflow)) if self.active else None
 
     def _guard(self, what: str, fn):
         if self.errors:
@@ -146,6 +188,20 @@ class Tracker:
             log.error("%s; tracking is off for the rest of this run", message)
             self.errors.append(message)
             return None
+
+
+def _model_requirements() -> list[str]:
+    """What the pyfunc model needs installed: TensorFlow and the text ops at the versions
+    that exported it, and MLflow."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    requirements = []
+    for package in ("tensorflow", "tensorflow-text", "mlflow"):
+        try:
+            requirements.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            pass
+    return requirements
 
 
 class _EpochLogger(keras.callbacks.Callback):

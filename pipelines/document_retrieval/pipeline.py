@@ -284,6 +284,9 @@ class DocumentRetrievalPipeline(Pipeline):
 
     # --- export -------------------------------------------------------------------------
 
+    def serving_example(self, splits: Splits) -> dict[str, np.ndarray]:
+        return {"queries": np.array(self.documents["test"].texts[:2], dtype=object)}
+
     def describe(self, info: DataInfo) -> dict:
         m = self.config.model
         queries = {"kind": "text", "description": "UTF-8 query texts; lower-cased, "

@@ -31,6 +31,7 @@ class ForecastingPipeline(Pipeline):
     config_cls = ForecastingConfig
     main_metric = "mase"
     main_baseline = "seasonal_naive"
+    higher_is_better = False
     monitor = "val_loss"
     monitor_mode = "min"
 
@@ -114,6 +115,12 @@ class ForecastingPipeline(Pipeline):
         return {"backtest/mase_by_horizon.csv": per_step_table(per_step)}
 
     # --- export -------------------------------------------------------------------------
+
+    def serving_example(self, splits: Splits) -> dict[str, np.ndarray]:
+        state = splits.info.state
+        history, _ = data.arrays(state.series.values, state.origins["test"][:2],
+                                 state.windowing)
+        return {"history": history}
 
     def describe(self, info: DataInfo) -> dict:
         series, w = info.state.series, info.state.windowing

@@ -9,7 +9,7 @@ import tensorflow as tf
 from suite import plots
 from suite.baselines import Baseline
 from suite.data import DataInfo, Splits
-from suite.data.images import decode_image, image_endpoints
+from suite.data.images import decode_image, encoded_examples, image_endpoints
 from suite.pipeline import Pipeline
 from suite.training import Trainer
 
@@ -126,6 +126,9 @@ class ImageClassificationPipeline(Pipeline):
             matrix, classes, title=f"CNN on the test split: accuracy {accuracy:.2%}")}
 
     # --- export -------------------------------------------------------------------------
+
+    def serving_example(self, splits: Splits) -> dict[str, np.ndarray]:
+        return {"images": encoded_examples(splits.arrays("test")[0])}
 
     def describe(self, info: DataInfo) -> dict:
         return image_endpoints(info.state.shape, {

@@ -13,7 +13,7 @@ from suite import plots
 from suite.baselines import Baseline
 from suite.data import DataInfo, Splits
 from suite.data.augment import joint_affine
-from suite.data.images import decode_image_with_size, image_endpoints
+from suite.data.images import decode_image_with_size, encoded_examples, image_endpoints
 from suite.metrics import SegmentationLoss, segmentation_scores
 from suite.pipeline import Pipeline
 from suite.training import Trainer
@@ -155,6 +155,9 @@ class ImageSegmentationPipeline(Pipeline):
     def manifest_extra(self, info: DataInfo) -> dict:
         return {"palette": plots.class_palette(info.state.num_classes),
                 "outside_value": OUTSIDE}
+
+    def serving_example(self, splits: Splits) -> dict[str, np.ndarray]:
+        return {"images": encoded_examples(splits.arrays("test")[0])}
 
     def describe(self, info: DataInfo) -> dict:
         h, w, _ = info.state.shape

@@ -50,6 +50,7 @@ class SpeechToTextPipeline(Pipeline):
     config_cls = SpeechToTextConfig
     main_metric = "cer"
     main_baseline = "unidirectional"
+    higher_is_better = False
     monitor = "val_loss"
     monitor_mode = "min"
 
@@ -197,6 +198,12 @@ class SpeechToTextPipeline(Pipeline):
         return {"samples.txt": "\n".join(blocks), "parameters.txt": params + "\n"}
 
     # --- export -------------------------------------------------------------------------
+
+    def serving_example(self, splits: Splits) -> dict[str, np.ndarray]:
+        rate = self.config.data.sample_rate
+        return {"audio": np.array([
+            tf.audio.encode_wav(wave.astype(np.float32)[:, None] / 32768.0, rate).numpy()
+            for wave in self.parts["test"].waves[:2]], dtype=object)}
 
     def describe(self, info: DataInfo) -> dict:
         rate = info.state.sample_rate

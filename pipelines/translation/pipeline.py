@@ -202,6 +202,10 @@ class TranslationPipeline(Pipeline):
 
     # --- export -----------------------------------------------------------------------
 
+    def serving_example(self, splits: Splits) -> dict[str, np.ndarray]:
+        sources, _ = data.columns(self.pairs["test"][:2])
+        return {"sentences": sources}
+
     def describe(self, info: DataInfo) -> dict:
         m = self.config.model
         sentences = {"kind": "text",

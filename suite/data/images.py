@@ -35,6 +35,14 @@ class ImageState:
         return self.height, self.width, self.channels
 
 
+def encoded_examples(pixels: np.ndarray, count: int = 2) -> np.ndarray:
+    """The first `count` images of a `[n, h, w, c]` float array in [0, 1] as PNG bytes:
+    what a client sends an image model (`Pipeline.serving_example`)."""
+    return np.array([tf.io.encode_png(tf.image.convert_image_dtype(image, tf.uint8,
+                                                                   saturate=True)).numpy()
+                     for image in pixels[:count]], dtype=object)
+
+
 def image_endpoints(shape: tuple[int, int, int], outputs: dict) -> dict[str, dict]:
     """The descriptions (`Pipeline.describe`) of an image model's two endpoints:
     `serving_default` on encoded image bytes and `predict_pixels` on float pixels, both

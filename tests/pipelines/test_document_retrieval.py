@@ -206,7 +206,7 @@ def test_end_to_end_search_through_the_export_and_suite_predict(workdir, capsys)
                                                                       "figures")}
     assert {"figures/pr_curves.png", "figures/maps.png",
             "figures/validation_precision.png"} <= artifacts
-    skipped = mlflow.artifacts.load_text(f"runs:/{run['run_id']}/data/skipped.txt")
+    skipped = mlflow.artifacts.load_text(f"runs:/{run['run_id']}/reports/skipped_inputs.txt")
     assert "cooking/bad.txt: not utf-8 text" in skipped and "sailing/empty.txt" in skipped
 
     # The exported search ranks the test documents exactly as evaluation did.

@@ -164,7 +164,8 @@ def test_sunspots_end_to_end_export_in_raw_units(workdir, capsys):
     figures = {a.path for a in client.list_artifacts(run["run_id"], "figures")}
     assert figures == {"figures/learning_curves.png", "figures/forecast_fan.png",
                        "figures/error_by_horizon.png"}
-    table = mlflow.artifacts.load_text(f"runs:/{run['run_id']}/backtest/mase_by_horizon.csv")
+    table = mlflow.artifacts.load_text(
+        f"runs:/{run['run_id']}/reports/backtest/mase_by_horizon.csv")
     assert table.splitlines()[0] == "step,test,baseline_naive,baseline_seasonal_naive,baseline_ets"
 
     # the served median is the point forecast that was scored

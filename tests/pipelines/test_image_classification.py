@@ -162,7 +162,7 @@ def test_folder_with_a_corrupt_image_and_an_empty_class_skips_and_counts(workdir
     assert manifest["labels"] == ["dark", "light"]
     run = mlflow.search_runs(experiment_names=["image-classification"]).iloc[0]
     assert run["tags.data_skipped"] == "2"
-    skipped = mlflow.artifacts.load_text(f"runs:/{run['run_id']}/data/skipped.txt")
+    skipped = mlflow.artifacts.load_text(f"runs:/{run['run_id']}/reports/skipped_inputs.txt")
     assert "light/broken.png: not a readable image" in skipped
     assert "zzz_empty: class folder has no readable image" in skipped
 

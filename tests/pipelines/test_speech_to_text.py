@@ -222,7 +222,7 @@ def test_run_exports_a_model_that_transcribes_wav_bytes_at_any_rate(workdir):
     client = mlflow.MlflowClient()
     assert {a.path for a in client.list_artifacts(run["run_id"], "figures")} == {
         "figures/learning_curves.png", "figures/spectrogram_ctc.png"}
-    samples = Path(client.download_artifacts(run["run_id"], "samples.txt",
+    samples = Path(client.download_artifacts(run["run_id"], "reports/samples.txt",
                                              str(workdir))).read_text()
     ref_line = next(line for line in samples.splitlines() if line.startswith("REF: "))
     words = [w for w in ref_line.split()[1:] if set(w) != {"*"}]  # "***": an insertion

@@ -247,7 +247,7 @@ def test_end_to_end_on_a_tiny_corpus(workdir, capsys):
     assert figures == {"figures/learning_curves.png", "figures/bleu_by_length.png",
                        "figures/attention_1.png", "figures/attention_2.png",
                        "figures/attention_3.png"}
-    samples = mlflow.artifacts.load_text(f"runs:/{run['run_id']}/samples.md")
+    samples = mlflow.artifacts.load_text(f"runs:/{run['run_id']}/reports/samples.md")
     assert samples.startswith("| source | reference | attention (beam) | no attention (beam) |")
     assert len(samples.splitlines()) == 2 + 18  # 20% of 90 pairs, all shown
 

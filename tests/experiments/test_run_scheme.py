@@ -1,0 +1,64 @@
+"""Every registered pipeline's run has the same shape (the README's "What a run holds"),
+and its MLflow model loads back through pyfunc and predicts its own input example."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pytest
+
+from suite import registry
+from suite.cli import main
+from suite.config import flatten, load_config
+from suite.experiments.champion import ALIAS
+from tests.tiny import tiny_run_args
+
+TAGS = ("pipeline", "git_commit", "data_fingerprint", "data_source", "suite_version",
+        "baselines_reused", "baselines_computed", "export_dir", "run_kind")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", registry.names())
+def test_a_run_has_the_shared_shape_and_its_model_loads_through_pyfunc(name, tmp_path,
+                                                                        monkeypatch):
+    cls = registry.get(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    args = tiny_run_args(name, tmp_path)[:-2] + ["--set", f"eval.baselines={cls.main_baseline}"]
+    assert main(["run", name, *args]) == 0
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_experiment_by_name(name)
+    (run,) = client.search_runs([experiment.experiment_id])
+    data = run.data
+
+    # params: the resolved, flattened config, every key of it
+    assert set(data.params) == set(flatten(load_config(cls.config_cls)))
+    # per-epoch metrics under the shared names, test and baseline metrics by the scheme
+    for epoch_metric in ("loss", "val_loss"):
+        assert len(client.get_metric_history(run.info.run_id, epoch_metric)) >= 1
+    assert f"test_{cls.main_metric}" in data.metrics
+    assert f"baseline_{cls.main_baseline}_{cls.main_metric}" in data.metrics
+    # tags
+    missing = [t for t in TAGS if t not in data.tags]
+    assert not missing, f"{name}: tags missing {missing}"
+    assert data.tags["run_kind"] == "run" and data.tags["pipeline"] == name
+    # artifacts: figures, reports and the export, each under its folder
+    top = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"figures", "saved_model"} <= top <= {"figures", "reports", "saved_model"}
+    figures = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
+    assert "figures/learning_curves.png" in figures
+    assert all(path.endswith(".png") for path in figures)
+    export = {a.path for a in client.list_artifacts(run.info.run_id, "saved_model")}
+    assert {"saved_model/saved_model.pb", "saved_model/suite.json"} <= export
+
+    # the MLflow model: registered, champion (the first version), loads and predicts
+    version = client.get_model_version_by_alias(name, ALIAS)
+    assert version.run_id == run.info.run_id
+    model = mlflow.pyfunc.load_model(f"models:/{name}@{ALIAS}")
+    assert model.metadata.get_input_schema() is not None
+    assert model.metadata.get_output_schema() is not None
+    example = model.input_example
+    outputs = model.predict(example)
+    rows = len(example) if hasattr(example, "columns") else len(next(iter(example.values())))
+    assert outputs and all(len(np.asarray(v)) == rows for v in outputs.values())

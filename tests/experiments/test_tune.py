@@ -1,0 +1,86 @@
+"""`suite tune`: trials as nested runs, a best config `suite run --config` accepts, resume,
+and clear errors for a bad search space."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+from suite.cli import main
+from suite.pipeline import Pipeline
+from tests.tiny import tiny_run_args
+
+SPACE = """
+[trainer]
+learning_rate = { min = 1e-4, max = 1e-2, sampling = "log" }
+batch_size = [16, 32]
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    (tmp_path / "space.toml").write_text(SPACE)
+    return tmp_path
+
+
+def _runs(workdir, kind: str):
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlflow.db")
+    experiment = client.get_experiment_by_name("image-classification")
+    return client.search_runs([experiment.experiment_id], f"tags.run_kind = '{kind}'")
+
+
+def test_two_trials_nest_under_one_parent_and_the_best_config_reruns(workdir, capsys,
+                                                                    monkeypatch):
+    tiny = tiny_run_args("image-classification", workdir)
+    args = ["tune", "image-classification", "--space", "space.toml", *tiny,
+            "--out", "best.toml", "--trials", "2"]
+    fit, calls = Pipeline.fit, []
+
+    def interrupted_second_trial(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return fit(self, *a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(Pipeline, "fit", interrupted_second_trial)
+        assert main(args) == 130
+    assert not (workdir / "best.toml").exists()
+    assert main(args) == 0  # resumes: the first trial is not run again
+    out = capsys.readouterr().out
+    assert "tuning finished: 2 trial(s)" in out and "best.toml" in out
+
+    (parent,) = _runs(workdir, "tuning")
+    trials = [t for t in _runs(workdir, "trial") if t.info.status == "FINISHED"]
+    assert len(trials) == 2 and len({t.data.tags["trial_id"] for t in trials}) == 2
+    assert {t.data.tags["mlflow.parentRunId"] for t in trials} == {parent.info.run_id}
+    assert all("val_accuracy" in t.data.metrics and not any(
+        k.startswith("test_") for k in t.data.metrics) for t in trials)  # never the test split
+    assert {t.data.params["trainer.batch_size"] in ("16", "32") for t in trials} == {True}
+    assert parent.data.params["tune.algorithm"] == "random"
+    assert "test_accuracy" in parent.data.metrics  # the best config's, reported once
+    (final,) = _runs(workdir, "run")
+    assert final.data.tags["mlflow.parentRunId"] == parent.info.run_id
+
+    best = (workdir / "best.toml").read_text()
+    assert "learning_rate = " in best and "batch_size = " in best
+    assert main(["run", "image-classification", "--config", "best.toml"]) == 0
+
+
+@pytest.mark.parametrize("space, message", [
+    ("[trainer]\nlearning_rat = [0.1]\n", "unknown"),
+    ("[trainer]\nlearning_rate = { min = 1e-4, max = 100.0 }\n", "learning_rate"),
+    ("[trainer]\nlearning_rate = { min = 0.0, max = 0.1, sampling = 'log' }\n", "min > 0"),
+    ("[trainer]\nepochs = 5\n", "a fixed value belongs in --config or --set"),
+    ("[trainer]\noptimizer = ['adam', 'adagrad']\n", "optimizer"),
+    ("[trainer\n", "not valid TOML"),
+    ("", "no keys to search"),
+])
+def test_a_bad_space_is_refused_before_any_run(workdir, capsys, space, message):
+    (workdir / "space.toml").write_text(space)
+    assert main(["tune", "image-classification", "--space", "space.toml"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (workdir / "mlflow.db").exists()
+    assert not (workdir / ".suite").exists()
