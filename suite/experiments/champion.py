@@ -138,6 +138,15 @@ def report(client, name: str, versions: int = 5) -> str:
     return "\n".join(lines)
 
 
+def _saved_model_path(model_dir: Path) -> str:
+    """Where a downloaded pyfunc model keeps its `saved_model` artifact (MLflow names the
+    copy after the export's version directory), from its MLmodel file."""
+    from mlflow.models import Model
+
+    flavor = Model.load(str(model_dir)).flavors["python_function"]
+    return flavor["artifacts"]["saved_model"]["path"]
+
+
 def fetch(client, names: list[str], model_dir: str | Path, tracking_uri: str
           ) -> dict[str, Path]:
     """Downloads each pipeline's champion into `<model_dir>/<name>/<version>/` (the
@@ -160,7 +169,7 @@ def fetch(client, names: list[str], model_dir: str | Path, tracking_uri: str
                 tracking_uri=tracking_uri))
             partial = target.with_name(f".{target.name}.partial")
             shutil.rmtree(partial, ignore_errors=True)
-            shutil.copytree(local / "artifacts" / "saved_model", partial)
+            shutil.copytree(local / _saved_model_path(local), partial)
             partial.rename(target)  # appears complete, as an export does
         for other in (Path(model_dir) / name).iterdir():
             if other.is_dir() and other.name != str(holder.version):

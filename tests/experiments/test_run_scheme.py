@@ -10,7 +10,9 @@ import pytest
 from suite import registry
 from suite.cli import main
 from suite.config import flatten, load_config
+from suite.experiments import champion
 from suite.experiments.champion import ALIAS
+from suite.serving.servable import Servable
 from tests.tiny import tiny_run_args
 
 TAGS = ("pipeline", "git_commit", "data_fingerprint", "data_source", "suite_version",
@@ -62,3 +64,13 @@ def test_a_run_has_the_shared_shape_and_its_model_loads_through_pyfunc(name, tmp
     outputs = model.predict(example)
     rows = len(example) if hasattr(example, "columns") else len(next(iter(example.values())))
     assert outputs and all(len(np.asarray(v)) == rows for v in outputs.values())
+
+    # `suite serve --from-registry` fetches the champion into the serving layout
+    fetched = champion.fetch(client, [name], tmp_path / "champions",
+                             f"sqlite:///{tmp_path}/mlflow.db")
+    assert fetched[name] == tmp_path / "champions" / name / str(version.version)
+    served = Servable(name, int(version.version), fetched[name])
+    feeds = ({c: np.stack(example[c].to_numpy()) for c in example.columns}
+             if hasattr(example, "columns") else dict(example))
+    answer = served.predict("serving_default", feeds)
+    assert set(answer) == set(outputs)
