@@ -233,7 +233,7 @@ def _report(result, seconds: float) -> None:
               + ("the champion now" if d.champion else
                  f"the champion stays version {d.champion_version}") + f" ({d.reason})")
     if result.run_id:
-        print(f"  MLflow run {result.run_id}: `mlflow ui --backend-store-uri {tracking_uri()}`, "
+        print(f"  MLflow run {result.run_id} in {tracking_uri()}: `suite ui {result.pipeline}`, "
               f"then http://127.0.0.1:5000/#/experiments/{result.experiment_id}/runs/"
               f"{result.run_id}")
     for error in result.tracking_errors:
