@@ -217,6 +217,7 @@ def cmd_run(args) -> int:
 
 
 def _report(result, seconds: float) -> None:
+    from suite.experiments.ui import WORKFLOW_QUERY
     from suite.tracking import tracking_uri
 
     print(f"\n[{result.pipeline}] finished in {seconds:.0f}s"
@@ -235,7 +236,7 @@ def _report(result, seconds: float) -> None:
     if result.run_id:
         print(f"  MLflow run {result.run_id} in {tracking_uri()}: `suite ui {result.pipeline}`, "
               f"then http://127.0.0.1:5000/#/experiments/{result.experiment_id}/runs/"
-              f"{result.run_id}")
+              f"{result.run_id}?{WORKFLOW_QUERY}")
     for error in result.tracking_errors:
         print(f"  warning: {error}\n  the model was still exported to {result.export_dir}",
               file=sys.stderr)

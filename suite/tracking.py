@@ -74,8 +74,9 @@ class Tracker:
             self._mlflow = mlflow
             mlflow.set_tracking_uri(self.uri)
             self.experiment_id = mlflow.set_experiment(self.experiment).experiment_id
-            # The MLflow 3 UI opens an experiment as a training one (runs table, charts)
-            # only when told; untagged experiments open on its GenAI traces view.
+            # Marks the experiment as a training one. The 3.17 UI still opens on its GenAI
+            # view unless the address carries `workflowType=machine_learning`, which the
+            # addresses `suite ui` and the run report print do.
             mlflow.set_experiment_tag("mlflow.experimentKind", "custom_model_development")
             nested = parent_run_id is not None
             if run_id is not None:
