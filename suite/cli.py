@@ -234,9 +234,12 @@ def _report(result, seconds: float) -> None:
               + ("the champion now" if d.champion else
                  f"the champion stays version {d.champion_version}") + f" ({d.reason})")
     if result.run_id:
-        print(f"  MLflow run {result.run_id} in {tracking_uri()}: `suite ui {result.pipeline}`, "
-              f"then http://127.0.0.1:5000/#/experiments/{result.experiment_id}/runs/"
-              f"{result.run_id}?{WORKFLOW_QUERY}")
+        uri = tracking_uri()
+        server = uri.startswith(("http://", "https://"))
+        print(f"  MLflow run {result.run_id} in {uri}: "
+              + ("" if server else f"`suite ui {result.pipeline}`, then ")
+              + f"{uri.rstrip('/') if server else 'http://127.0.0.1:5000'}/#/experiments/"
+              f"{result.experiment_id}/runs/{result.run_id}?{WORKFLOW_QUERY}")
     for error in result.tracking_errors:
         print(f"  warning: {error}\n  the model was still exported to {result.export_dir}",
               file=sys.stderr)
