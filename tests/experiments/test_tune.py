@@ -84,3 +84,17 @@ def test_a_bad_space_is_refused_before_any_run(workdir, capsys, space, message):
     assert message in capsys.readouterr().err
     assert not (workdir / "mlflow.db").exists()
     assert not (workdir / ".suite").exists()
+
+
+@pytest.mark.parametrize("algorithm", ["hyperband", "bayesian"])
+def test_the_other_algorithms_finish_and_write_a_best_config(workdir, capsys, algorithm):
+    tiny = tiny_run_args("image-classification", workdir)
+    assert main(["tune", "image-classification", "--space", "space.toml", *tiny,
+                 "--set", "trainer.epochs=3", "--trials", "2", "--algorithm", algorithm,
+                 "--out", "best.toml"]) == 0
+    assert "tuning finished: 2 trial(s)" in capsys.readouterr().out
+    trials = _runs(workdir, "trial")
+    assert len(trials) == 2
+    if algorithm == "hyperband":  # its brackets set the epochs, up to the base config's
+        assert {int(t.data.params["trainer.epochs"]) for t in trials} <= {1, 2, 3}
+    assert "learning_rate = " in (workdir / "best.toml").read_text()
