@@ -12,7 +12,9 @@ why.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import math
 import shutil
 from pathlib import Path
@@ -92,8 +94,9 @@ def register(client, name: str, model_uri: str, run_id: str | None,
     """
     import mlflow
 
-    version = mlflow.register_model(model_uri, name, tags={**candidate.tags(),
-                                                           "run_id": str(run_id)}).version
+    with contextlib.redirect_stderr(io.StringIO()):  # its own notices: the run reports this
+        version = mlflow.register_model(model_uri, name, tags={**candidate.tags(),
+                                                               "run_id": str(run_id)}).version
     current = champion_version(client, name)
     current_claim = Candidate.from_tags(current.tags) if current is not None else None
     wins, reason = decide(candidate, current_claim,
