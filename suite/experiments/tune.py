@@ -117,6 +117,9 @@ def _dimension(key: str, spec, base: Config, source: str) -> Dimension:
     if isinstance(spec, list):
         if not spec:
             raise ConfigError(f"search space {source}: {key!r} has no choices")
+        if not all(isinstance(v, (bool, int, float, str)) for v in spec):
+            raise ConfigError(f"search space {source}: {key!r} choices must be numbers, "
+                              f"strings or booleans (KerasTuner's Choice), got {spec!r}")
         dim = Dimension(key, choices=list(spec))
     elif isinstance(spec, dict) and {"min", "max"} <= set(spec) <= {"min", "max", "step",
                                                                       "sampling"}:

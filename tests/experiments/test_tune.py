@@ -76,6 +76,7 @@ def test_two_trials_nest_under_one_parent_and_the_best_config_reruns(workdir, ca
     ("[trainer]\nepochs = 5\n", "a fixed value belongs in --config or --set"),
     ("[trainer]\noptimizer = ['adam', 'adagrad']\n", "optimizer"),
     ("[trainer\n", "not valid TOML"),
+    ("[model]\nfilters = [[16], [32]]\n", "choices must be numbers, strings or booleans"),
     ("", "no keys to search"),
 ])
 def test_a_bad_space_is_refused_before_any_run(workdir, capsys, space, message):
