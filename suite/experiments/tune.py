@@ -73,6 +73,29 @@ class Dimension:
 
 
 @dataclasses.dataclass
+class FinalRun:
+    """The best config's full run."""
+
+    run_id: str | None
+    main_metric: str
+    main_value: float | None
+    baseline_metric: str
+    baseline_value: float | None
+    export_dir: str
+
+
+def _final_run(path: Path, values: dict) -> FinalRun | None:
+    """The full run a finished tuning already made of these best `values`, if any: a
+    finished tuning run again reports it instead of training it again."""
+    if not path.is_file():
+        return None
+    recorded = json.loads(path.read_text())
+    if recorded.pop("values") != json.loads(json.dumps(values, default=str)):
+        return None
+    return FinalRun(**recorded)
+
+
+@dataclasses.dataclass
 class TuneResult:
     """What a tuning run found and where it is recorded."""
 
@@ -84,7 +107,7 @@ class TuneResult:
     best_config: Path
     trials: int
     parent_run_id: str | None
-    final: object = None             # the best config's full RunResult
+    final: FinalRun | None = None
 
 
 def read_space(path: str | Path, base: Config) -> list[Dimension]:
@@ -209,13 +232,21 @@ def tune(cls: type[Pipeline], space: str | Path, *, trials: int = 10,
         write_toml(_with(base, values), out)
         parent.log_metrics({f"best_{cls.monitor}": best[0].score})
         parent.log_text(out.read_text(), "best_config.toml")
-        say(cls.name, f"best {cls.monitor} {best[0].score:.4f} with "
-                      + ", ".join(f"{k}={v}" for k, v in values.items())
-                      + f"; written to {out}; running it in full")
-        final = cls(load_config(cls.config_cls, out)).run(parent_run_id=parent.run_id)
-        parent.log_metrics({final.main_metric: final.main_value}
-                           if final.main_value is not None else {})
-        parent.set_tags({"best_run_id": final.run_id, "best_config": str(out)})
+        done = workdir / "final_run.json"
+        final = _final_run(done, values)
+        if final is None:
+            say(cls.name, f"best {cls.monitor} {best[0].score:.4f} with "
+                          + ", ".join(f"{k}={v}" for k, v in values.items())
+                          + f"; written to {out}; running it in full")
+            result = cls(load_config(cls.config_cls, out)).run(parent_run_id=parent.run_id)
+            final = FinalRun(result.run_id, result.main_metric, result.main_value,
+                             result.baseline_metric, result.baseline_value,
+                             str(result.export_dir))
+            parent.log_metrics({final.main_metric: final.main_value}
+                               if final.main_value is not None else {})
+            parent.set_tags({"best_run_id": final.run_id, "best_config": str(out)})
+            done.write_text(json.dumps({"values": values, **dataclasses.asdict(final)},
+                                       default=str))
     except BaseException as e:
         parent.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
         raise

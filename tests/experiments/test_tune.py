@@ -64,6 +64,10 @@ def test_two_trials_nest_under_one_parent_and_the_best_config_reruns(workdir, ca
     (final,) = _runs(workdir, "run")
     assert final.data.tags["mlflow.parentRunId"] == parent.info.run_id
 
+    assert main(args) == 0  # a finished tuning reports its result without training again
+    assert "its test metric: test_accuracy" in capsys.readouterr().out
+    assert len(_runs(workdir, "run")) == 1 and len(_runs(workdir, "trial")) == 3
+
     best = (workdir / "best.toml").read_text()
     assert "learning_rate = " in best and "batch_size = " in best
     assert main(["run", "image-classification", "--config", "best.toml"]) == 0
