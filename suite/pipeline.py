@@ -331,7 +331,7 @@ class Pipeline:
         checkpoint.clear()  # exported: a later failure must not restore and export it again
         tracker.set_tags({"export_dir": export_dir})
         tracker.log_artifacts(export_dir, "saved_model")
-        model_uri = tracker.log_model(export_dir, self.serving_example(splits))
+        model_uri = tracker.log_model(export_dir, lambda: self.serving_example(splits))
         champion = None
         if model_uri and self.config.export.register:
             champion = tracker.register(model_uri, self.champion_candidate(metrics, info))
@@ -393,7 +393,6 @@ class Pipeline:
             "git_commit": commit,
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         }
-
 
     def champion_candidate(self, metrics: dict[str, float], info: DataInfo):
         """This run's claim to the `champion` alias: its main test metric, which way is

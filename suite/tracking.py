@@ -120,11 +120,13 @@ class Tracker:
         """Logs a directory, e.g. the exported SavedModel."""
         self._call("log artifacts", lambda m: m.log_artifacts(str(local_dir), artifact_path))
 
-    def log_model(self, export_dir: str | Path, example: dict) -> str | None:
+    def log_model(self, export_dir: str | Path, make_example) -> str | None:
         """Logs the export as this run's MLflow model `model`: a pyfunc over the SavedModel
-        (`suite.experiments.savedmodel_pyfunc`), its signature inferred from `example` (the
-        serving inputs of a few test examples), which is also its input example. Returns the
-        model URI (`models:/<id>`), or None if tracking is off.
+        (`suite.experiments.savedmodel_pyfunc`), its signature inferred from the example
+        `make_example()` returns (the serving inputs of a few test examples), which is also
+        its input example. Making the example is part of the guarded call: a failure there
+        is a tracking error, never a lost run. Returns the model URI (`models:/<id>`), or
+        None if tracking is off.
 
         Inputs of one value per example (bytes, strings) go in as DataFrame columns, so
         MLflow's schema knows bytes as `binary` (base64 in JSON); windows and other arrays
@@ -134,6 +136,7 @@ class Tracker:
 
             from suite.experiments import savedmodel_pyfunc
 
+            example = make_example()
             columns = all(getattr(v, "ndim", 1) == 1 for v in example.values())
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=savedmodel_pyfunc.__file__,

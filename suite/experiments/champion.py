@@ -20,6 +20,7 @@ import shutil
 from pathlib import Path
 
 ALIAS = "champion"
+FETCHED = ".fetched_from_registry"
 
 
 @dataclasses.dataclass
@@ -153,7 +154,9 @@ def _saved_model_path(model_dir: Path) -> str:
 def fetch(client, names: list[str], model_dir: str | Path, tracking_uri: str
           ) -> dict[str, Path]:
     """Downloads each pipeline's champion into `<model_dir>/<name>/<version>/` (the
-    SavedModel directory the serving layout expects), leaving only the champion there.
+    SavedModel directory the serving layout expects). Versions fetched earlier that are
+    no longer champion are removed; other directories there (a user's own exports) are
+    left alone, marked by the `FETCHED` file only fetched versions carry.
 
     Returns:
         `{name: version directory}` for the names that have a champion.
@@ -173,9 +176,10 @@ def fetch(client, names: list[str], model_dir: str | Path, tracking_uri: str
             partial = target.with_name(f".{target.name}.partial")
             shutil.rmtree(partial, ignore_errors=True)
             shutil.copytree(local / _saved_model_path(local), partial)
+            (partial / FETCHED).write_text(f"models:/{name}/{holder.version}\n")
             partial.rename(target)  # appears complete, as an export does
         for other in (Path(model_dir) / name).iterdir():
-            if other.is_dir() and other.name != str(holder.version):
+            if other != target and (other / FETCHED).is_file():
                 shutil.rmtree(other)
         fetched[name] = target
     return fetched

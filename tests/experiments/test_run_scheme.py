@@ -66,8 +66,13 @@ def test_a_run_has_the_shared_shape_and_its_model_loads_through_pyfunc(name, tmp
     assert outputs and all(len(np.asarray(v)) == rows for v in outputs.values())
 
     # `suite serve --from-registry` fetches the champion into the serving layout
+    own, stale = tmp_path / "champions" / name / "99", tmp_path / "champions" / name / "0"
+    own.mkdir(parents=True)  # a user's own export there is left alone
+    stale.mkdir()
+    (stale / champion.FETCHED).write_text("models:/old\n")  # a former champion goes
     fetched = champion.fetch(client, [name], tmp_path / "champions",
                              f"sqlite:///{tmp_path}/mlflow.db")
+    assert own.is_dir() and not stale.exists()
     assert fetched[name] == tmp_path / "champions" / name / str(version.version)
     served = Servable(name, int(version.version), fetched[name])
     feeds = ({c: np.stack(example[c].to_numpy()) for c in example.columns}
