@@ -217,7 +217,7 @@ def cmd_run(args) -> int:
 
 
 def _report(result, seconds: float) -> None:
-    from suite.experiments.ui import WORKFLOW_QUERY
+    from suite.experiments.ui import WORKFLOW_QUERY, is_server_uri
     from suite.tracking import tracking_uri
 
     print(f"\n[{result.pipeline}] finished in {seconds:.0f}s"
@@ -235,7 +235,7 @@ def _report(result, seconds: float) -> None:
                  f"the champion stays version {d.champion_version}") + f" ({d.reason})")
     if result.run_id:
         uri = tracking_uri()
-        server = uri.startswith(("http://", "https://"))
+        server = is_server_uri(uri)
         print(f"  MLflow run {result.run_id} in {uri}: "
               + ("" if server else f"`suite ui {result.pipeline}`, then ")
               + f"{uri.rstrip('/') if server else 'http://127.0.0.1:5000'}/#/experiments/"
