@@ -130,6 +130,19 @@ def _parser() -> argparse.ArgumentParser:
                         "fetched into --model-dir (default: champions) first")
     p.set_defaults(func=cmd_serve)
 
+    p = sub.add_parser(
+        "launch", help="train a pipeline with N local worker processes (multi-worker)",
+        description="Starts N `suite run` worker processes on free loopback ports, each with "
+                    "its TF_CONFIG and trainer.strategy=multi_worker. Worker 0 (the chief) "
+                    "prints here and alone logs to MLflow and exports; if one worker fails, "
+                    "all are stopped, and the same command resumes from the chief's backup.")
+    p.add_argument("--workers", type=int, required=True, metavar="N",
+                   help="worker processes to start (at least 1)")
+    p.add_argument("pipeline", help="a pipeline name from `suite list`")
+    p.add_argument("run_args", nargs=argparse.REMAINDER, metavar="RUN OPTIONS",
+                   help="`suite run` options: --config, --set, --data, --model-dir")
+    p.set_defaults(func=cmd_launch)
+
     p = sub.add_parser("runs", help="compare MLflow runs in a table")
     p.add_argument("pipeline", nargs="?", help="one pipeline (default: all)")
     p.add_argument("--limit", type=int, default=10, help="runs per pipeline (default 10)")
@@ -206,6 +219,8 @@ def cmd_run(args) -> int:
                 raise
             print(f"error: {pipeline.name} failed: {type(e).__name__}: {e}", file=sys.stderr)
             failed.append(pipeline.name)
+            continue
+        if result is None:  # a worker of a cluster: the chief reports the run
             continue
         results.append(result)
         _report(result, time.perf_counter() - start)
@@ -352,6 +367,23 @@ def _op_error_reason(message: str) -> str:
     reasons = [line for line in lines if not line.startswith(
         ("Graph execution error", "Detected at node", "<stack traces", "[["))]
     return reasons[0] if reasons else lines[-1] if lines else message
+
+
+def cmd_launch(args) -> int:
+    from suite import registry
+    from suite.config import ConfigError, load_config
+    from suite.launch import launch
+
+    if args.workers < 1:
+        raise ConfigError(f"--workers: got {args.workers}, expected a whole number >= 1")
+    if args.pipeline == "all":
+        raise ConfigError("launch: got 'all', expected one pipeline (run them one by one)")
+    cls = registry.get(args.pipeline)
+    run = _parser().parse_args(["run", args.pipeline, *args.run_args])  # checked here, once
+    overrides = [*run.overrides, *([f"data.path={run.data}"] if run.data else []),
+                 *([f"export.dir={run.model_dir}"] if run.model_dir else [])]
+    load_config(cls.config_cls, run.config, overrides)
+    return launch(args.pipeline, args.workers, args.run_args)
 
 
 def cmd_serve(args) -> int:

@@ -57,7 +57,7 @@ from suite.checkpoint import Checkpoint
 from suite.config import Config, flatten, to_dict
 from suite.data import DataInfo, Splits, fingerprint_state
 from suite.tracking import Tracker, git_commit
-from suite.training import Trainer
+from suite.training import Trainer, weights_digest
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ class Pipeline:
             workdir: the baseline's cache directory.
             augment, batch: as for the model.
         """
-        trainer = Trainer(self.trainer.config)
+        trainer = self.trainer.local()  # a cluster's chief trains baselines alone
         with trainer.scope():
             net = build()
         trainer.fit_or_restore(net, Checkpoint(Path(workdir) / "model"), splits.train,
@@ -237,9 +237,26 @@ class Pipeline:
             mode=self.monitor_mode, augment=self.augment(info), batch=self.batching(info),
             decode=splits.decode,
             callbacks=[*self.callbacks(info, splits), tracker.keras_callback()])
-        if not restored:
+        if not restored and self.trainer.is_chief:
             say(self.name, f"saved the trained model in {checkpoint.directory}")
+        if self.trainer.multi_worker:
+            say(self.name, f"{self.trainer.task.name}: trained weights {weights_digest(model)}")
+            if self.trainer.is_chief:
+                model = self._local_twin(model, info)
         return model, restored
+
+    def _local_twin(self, model: keras.Model, info: DataInfo) -> keras.Model:
+        """The trained model rebuilt outside the cluster's strategy, for evaluation and
+        export in the chief alone (under the strategy, `predict` would shard its input
+        across workers that have stopped)."""
+        trainer, self.trainer = self.trainer, self.trainer.local()
+        try:
+            with self.trainer.scope():
+                twin = self.build_model(info)
+        finally:
+            self.trainer = trainer
+        twin.set_weights(model.get_weights())
+        return twin
 
     def checkpoint(self, info: DataInfo) -> Checkpoint:
         """Where this exact data, fitted preprocessing and model config keeps its trained
@@ -252,17 +269,25 @@ class Pipeline:
         digest = hashlib.sha256(key.encode()).hexdigest()[:12]
         return Checkpoint(RUN_ROOT / f"{self.name}-{digest}")
 
-    def run(self, parent_run_id: str | None = None) -> RunResult:
+    def run(self, parent_run_id: str | None = None) -> RunResult | None:
         """Runs the whole pipeline and records it in MLflow (nested under `parent_run_id`,
-        e.g. a tuning run, if given); returns what it produced."""
+        e.g. a tuning run, if given); returns what it produced. A worker of a cluster other
+        than the chief only trains, and returns None."""
+        self.trainer.strategy  # first: a cluster's strategy must exist before other TF work,
+        # and an unusable one fails here, before any work
         keras.utils.set_random_seed(self.config.trainer.seed)
-        self.trainer.strategy  # an unusable strategy fails here, before any work
         splits = self.load_data()
         info = splits.info
         self.splits = splits
         say(self.name, f"data: {info.source}; "
             + ", ".join(f"{k} {v}" for k, v in info.sizes.items())
             + (f"; {len(info.skipped)} input(s) skipped" if info.skipped else ""))
+
+        if not self.trainer.is_chief:
+            self.fit(splits, Checkpoint(RUN_ROOT / "unused"), Tracker(self.name))
+            say(self.name, f"{self.trainer.task.name} finished training; the chief evaluates, "
+                           "exports and logs the run")
+            return None
 
         self.failed_baselines = []
         checkpoint = self.checkpoint(info)

@@ -1,20 +1,44 @@
 """The Trainer: `model.fit` under a `tf.distribute` strategy, with XLA, mixed precision,
-a prefetching tf.data input pipeline, early stopping and resumable backups."""
+a prefetching tf.data input pipeline, early stopping and resumable backups.
+
+Why multi-worker training has its own loop (`Trainer.fit_loop`), and when it can go:
+Keras 3's `Model.fit` fails under `MultiWorkerMirroredStrategy` once the cluster has more
+than one worker (keras-team/keras#20585: while building the model and reducing metrics it
+converts `PerReplica` values eagerly, `ValueError: Attempt to convert a value
+(PerReplica:{...})`). The model's own `train_step` and `test_step` work under the strategy
+when called through `strategy.run` inside a `tf.function`, which is all `fit_loop` does;
+around them it gives what `fit` gives: the compiled metrics reduced across workers,
+validation, the Keras callbacks (early stopping with best-weight restore, learning-rate
+schedules, the task's per-epoch metrics, MLflow logging), progress on the chief and a
+backup to resume from. When `fit` works under the strategy upstream, delete `fit_loop`
+and the multi-worker branch of `fit`: nothing else depends on them.
+
+One loop for every strategy would be one path fewer, but `fit` is what users know, what
+Keras maintains (steps per execution, progress bars, callbacks' batch hooks) and it was
+measured no slower than the loop in one process (`benchmarks/throughput.py` prints both),
+so single-process training keeps `fit` and the loop serves only a cluster.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import json
 import logging
 import math
 import os
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from suite.checkpoint import Checkpoint, CheckpointMismatch
+from suite.cluster import Task, current_task
 from suite.config import ConfigError, TrainerConfig
 
 log = logging.getLogger(__name__)
@@ -25,6 +49,8 @@ _OPTIMIZERS = {
     "sgd": keras.optimizers.SGD,
     "rmsprop": keras.optimizers.RMSprop,
 }
+LOOP_BACKUP = "multi_worker_state.npz"
+_MULTI_WORKER: list[tf.distribute.Strategy] = []  # TensorFlow allows one per process
 
 
 class Trainer:
@@ -48,28 +74,59 @@ class Trainer:
         self.config = config
         self.backup_dir = Path(backup_dir) if backup_dir is not None else None
         self._strategy = None
+        self._task = None
+        self._share = None  # the tf.function of `_from_chief`, traced once per input layout
 
     @property
     def strategy(self) -> tf.distribute.Strategy:
-        """The `tf.distribute` strategy named by `trainer.strategy`, created on first use."""
+        """The `tf.distribute` strategy named by `trainer.strategy`, created on first use.
+
+        `multi_worker` joins the cluster that `TF_CONFIG` describes (see `suite launch`);
+        TensorFlow allows one such strategy per process, so every Trainer of a process
+        shares it.
+        """
         if self._strategy is None:
             name = self.config.strategy
             if name == "mirrored":
                 self._strategy = tf.distribute.MirroredStrategy()
             elif name == "multi_worker":
-                workers = _cluster_workers()
-                if workers > 1:
-                    raise NotImplementedError(
-                        f"trainer.strategy=multi_worker with {workers} workers in TF_CONFIG: "
-                        "Keras 3's Model.fit fails under MultiWorkerMirroredStrategy across "
-                        "workers (keras-team/keras#20585: it converts PerReplica values "
-                        "eagerly while building the model and reducing metrics). Use "
-                        "'mirrored' for the devices of one machine, or one worker."
-                    )
-                self._strategy = tf.distribute.MultiWorkerMirroredStrategy()
+                if self.multi_worker and self.config.jit_compile == "true" \
+                        and not tf.config.list_physical_devices("GPU"):
+                    raise ConfigError(
+                        "trainer.jit_compile: got 'true' with trainer.strategy=multi_worker "
+                        f"over {self.task.workers} workers on CPUs, expected 'auto' or "
+                        "'false': XLA cannot compile the workers' collective ops on CPUs "
+                        "(it can on GPUs)")
+                if not _MULTI_WORKER:
+                    _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())
+                self._strategy = _MULTI_WORKER[0]
             else:
                 self._strategy = tf.distribute.get_strategy()
         return self._strategy
+
+    @property
+    def task(self) -> Task:
+        """This process's place in the cluster (`TF_CONFIG`); one worker without one."""
+        if self._task is None:
+            self._task = current_task() if self.config.strategy == "multi_worker" else Task()
+        return self._task
+
+    @property
+    def multi_worker(self) -> bool:
+        """True when training is spread over several worker processes."""
+        return self.task.workers > 1
+
+    @property
+    def is_chief(self) -> bool:
+        """True for the process that logs, checkpoints and exports (any single process)."""
+        return self.task.is_chief
+
+    def local(self) -> "Trainer":
+        """A Trainer of the same settings that trains in this process alone: what the chief
+        of a cluster uses for baselines and for the model it evaluates and exports."""
+        if not self.multi_worker:
+            return Trainer(self.config)
+        return Trainer(dataclasses.replace(self.config, strategy="default"))
 
     @contextlib.contextmanager
     def scope(self):
@@ -179,29 +236,39 @@ class Trainer:
             val = None
         val_ds = (self.input_pipeline(val, training=False, batch=batch, decode=decode)
                   if val is not None else None)
-        cbs = list(callbacks)
-        if val_ds is not None and self.config.early_stopping_patience > 0:
+        cbs = list(callbacks) + self.standard_callbacks(val_ds is not None, monitor, mode)
+        if self.multi_worker:
+            return self.fit_loop(model, train_ds, val_ds, cbs)
+        if self.backup_dir is not None and self.config.resume:
+            epoch = self.resume_epoch()
+            if epoch:
+                print(f"Resuming from the backup in {self.backup_dir} at epoch {epoch + 1}",
+                      file=sys.stderr)
+            # double_checkpoint: a run killed while writing the backup resumes from the one
+            # before it instead of failing on a half-written file
+            cbs.append(keras.callbacks.BackupAndRestore(str(self.backup_dir),
+                                                        double_checkpoint=True))
+        return model.fit(
+            train_ds, validation_data=val_ds, epochs=self.config.epochs,
+            callbacks=cbs, verbose=self.verbosity(), shuffle=False,  # shuffled in input_pipeline
+        )
+
+    def standard_callbacks(self, validation: bool, monitor: str, mode: str) -> list:
+        """Early stopping, learning-rate reduction and schedule, as configured."""
+        cbs = []
+        if validation and self.config.early_stopping_patience > 0:
             cbs.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, mode=mode, patience=self.config.early_stopping_patience,
                 restore_best_weights=True,
             ))
-        if val_ds is not None and self.config.reduce_lr_patience > 0:
+        if validation and self.config.reduce_lr_patience > 0:
             cbs.append(keras.callbacks.ReduceLROnPlateau(
                 monitor=monitor, mode=mode, factor=0.5, min_lr=1e-6,
                 patience=self.config.reduce_lr_patience,
             ))
         if self.config.schedule == "cosine":
             cbs.append(keras.callbacks.LearningRateScheduler(self.cosine_rate))
-        if self.backup_dir is not None and self.config.resume:
-            epoch = self.resume_epoch()
-            if epoch:
-                print(f"Resuming from the backup in {self.backup_dir} at epoch {epoch + 1}",
-                      file=sys.stderr)
-            cbs.append(keras.callbacks.BackupAndRestore(str(self.backup_dir)))
-        return model.fit(
-            train_ds, validation_data=val_ds, epochs=self.config.epochs,
-            callbacks=cbs, verbose=self.verbosity(), shuffle=False,  # shuffled in input_pipeline
-        )
+        return cbs
 
     def fit_or_restore(self, model: keras.Model, checkpoint: Checkpoint, train, val=None,
                        **fit_kwargs) -> tuple[dict, list[int], bool]:
@@ -221,6 +288,10 @@ class Trainer:
             `(history, epochs, restored)`: the per-epoch metrics, the epoch numbers and
             whether the weights came from the checkpoint rather than from training.
         """
+        if not self.is_chief:  # a worker trains in step with the chief and keeps nothing
+            self.backup_dir = None
+            fitted = self.fit(model, train, val, **fit_kwargs)
+            return fitted.history, list(fitted.epoch), False
         if not self.config.resume:
             checkpoint.discard_model()
         elif checkpoint.trained:
@@ -233,6 +304,8 @@ class Trainer:
             else:
                 print(f"Restored the trained model from {checkpoint.directory} (no training)",
                       file=sys.stderr)
+                if self.multi_worker:
+                    self._from_chief([tf.constant(_TRAINED, tf.float64)])  # the workers' plan
                 return history, epochs, True
         self.backup_dir = checkpoint.backup_dir
         callbacks = [*fit_kwargs.pop("callbacks", ()), checkpoint.epoch_logger()]
@@ -248,6 +321,176 @@ class Trainer:
         log.info("saved the trained model to %s", path)
         history, epochs = checkpoint.history()
         return history, epochs, False
+
+    # --- multi-worker training: see the module docstring -------------------------------
+
+    def fit_loop(self, model: keras.Model, train_ds: tf.data.Dataset,
+                 val_ds: tf.data.Dataset | None = None, callbacks=()) -> keras.callbacks.History:
+        """Trains `model` as `fit` does, with a `tf.function` loop over `strategy.run`.
+
+        Every worker of a cluster calls it with the same model and data. The chief's
+        backup (if `backup_dir` holds one) and its decisions (stop early, the learning
+        rate) are sent to every worker, so the workers stay in step without sharing a
+        file system. Batch-norm statistics, which each worker gathers from its own share
+        of a batch, are averaged across workers after every epoch.
+
+        Args:
+            model: a compiled model, built under `scope()`.
+            train_ds: batched training data (`input_pipeline`); a batch smaller than the
+                number of replicas is skipped (a replica without examples would average
+                its loss over nothing).
+            val_ds: batched validation data, or None.
+            callbacks: Keras callbacks, called at the epoch and train hooks.
+
+        Returns:
+            The `History` of the epochs this call trained.
+        """
+        strategy = self.strategy
+        replicas = strategy.num_replicas_in_sync
+
+        def enough(*batch):
+            return tf.shape(tf.nest.flatten(batch)[0])[0] >= replicas
+
+        train_dist = strategy.experimental_distribute_dataset(train_ds.filter(enough))
+        val_dist = (strategy.experimental_distribute_dataset(val_ds.filter(enough))
+                    if val_ds is not None else None)
+        self._build_for_loop(model, train_ds)
+        state = [*model.variables, *model.optimizer.variables]
+        start = self._restore_loop_backup(state) if self.is_chief else 0
+        start = int(self._from_chief([tf.constant(start, tf.float64)])[0])
+        if start == _TRAINED:  # the chief restored a trained model: nothing to train
+            return keras.callbacks.History()
+        self._from_chief(state, assign=True)  # a resumed chief's state, or its initial one
+        if start and self.is_chief:
+            print(f"Resuming from the backup in {self.backup_dir} at epoch {start + 1}",
+                  file=sys.stderr)
+
+        jit = bool(model.jit_compile)
+        train_step = tf.function(model.train_step, jit_compile=jit)
+        test_step = tf.function(model.test_step, jit_compile=jit)
+        run_train = tf.function(lambda batch: strategy.run(train_step, args=(batch,)))
+        run_test = tf.function(lambda batch: strategy.run(test_step, args=(batch,)))
+        average_statistics = self._averager(
+            [v for v in model.non_trainable_variables if v.dtype.startswith("float")])
+
+        history = keras.callbacks.History()
+        cbs = keras.callbacks.CallbackList([*callbacks, history], model=model,
+                                           epochs=self.config.epochs, verbose=0)
+        model.stop_training = False
+        cbs.on_train_begin()
+        for epoch in range(start, self.config.epochs):
+            began = time.perf_counter()
+            cbs.on_epoch_begin(epoch)
+            model.reset_metrics()
+            for batch in train_dist:
+                run_train(batch)
+            logs = {**_results(model),
+                    "learning_rate": float(keras.ops.convert_to_numpy(
+                        model.optimizer.learning_rate))}
+            average_statistics()
+            if val_dist is not None:
+                model.reset_metrics()
+                for batch in val_dist:
+                    run_test(batch)
+                logs.update({f"val_{k}": v for k, v in _results(model).items()})
+            cbs.on_epoch_end(epoch, logs)
+            rate, stop = self._from_chief([tf.cast(model.optimizer.learning_rate, tf.float64),
+                                           tf.constant(float(model.stop_training), tf.float64)])
+            model.optimizer.learning_rate = float(rate)
+            if self.is_chief:
+                self._save_loop_backup(state, epoch + 1)
+                if self.verbosity():
+                    print(f"Epoch {epoch + 1}/{self.config.epochs} - "
+                          f"{time.perf_counter() - began:.0f}s - "
+                          + " - ".join(f"{k}: {v:.4g}" for k, v in logs.items()), flush=True)
+            if stop:
+                break
+        cbs.on_train_end()
+        if self.is_chief and self.backup_dir is not None:
+            (self.backup_dir / LOOP_BACKUP).unlink(missing_ok=True)
+        return history
+
+    def _build_for_loop(self, model: keras.Model, train_ds: tf.data.Dataset) -> None:
+        """Creates the variables of the compiled loss and metrics and of the optimizer once,
+        in cross-replica context, as `fit` does before its first step (variables cannot be
+        created inside `strategy.run`)."""
+        x, y, weight = keras.utils.unpack_x_y_sample_weight(next(iter(train_ds.take(1))))
+        with self.strategy.scope():
+            y_pred = model(x, training=False)
+            model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=weight, training=False)
+            model.compute_metrics(x, y, y_pred, sample_weight=weight)
+            model.optimizer.build(model.trainable_variables)
+        model.reset_metrics()
+
+    def _from_chief(self, values: list, assign: bool = False) -> list:
+        """The chief's values of `values` (tensors or variables) on every worker: an
+        all-reduce in which only the first replica, the chief's, contributes. With
+        `assign`, the variables are set to them."""
+        strategy = self.strategy
+        tensors = [tf.convert_to_tensor(v) for v in values]
+        if not self.multi_worker:
+            return tensors
+        if self._share is None:
+            def share(*tensors):
+                ctx = tf.distribute.get_replica_context()
+                mine = tf.cast(ctx.replica_id_in_sync_group == 0, tf.float64)
+                return [ctx.all_reduce("sum", tf.cast(t, tf.float64) * mine) for t in tensors]
+
+            self._share = tf.function(lambda *tensors: strategy.run(share, args=tensors))
+        shared = strategy.experimental_local_results(self._share(*tensors))[0]
+        shared = [tf.cast(s, t.dtype) for s, t in zip(shared, tensors)]
+        if assign:
+            for variable, value in zip(values, shared):
+                variable.assign(value)
+        return shared
+
+    def _averager(self, variables: list):
+        """A function setting each variable to its mean over the workers (batch-norm
+        statistics); it does nothing in one process."""
+        if not self.multi_worker or not variables:
+            return lambda: None
+        strategy = self.strategy
+
+        def mean():
+            ctx = tf.distribute.get_replica_context()
+            return [ctx.all_reduce("mean", tf.identity(v.value)) for v in variables]
+
+        means = tf.function(lambda: strategy.run(mean))
+
+        def average():
+            for variable, value in zip(variables, strategy.experimental_local_results(
+                    means())[0]):
+                variable.assign(value)
+
+        return average
+
+    def _save_loop_backup(self, state: list, epochs_done: int) -> None:
+        if self.backup_dir is None or not self.config.resume:
+            return
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.backup_dir / f".tmp-{uuid.uuid4().hex}.npz"
+        try:
+            np.savez(tmp, epoch=epochs_done,
+                     **{f"v{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(state)})
+            os.replace(tmp, self.backup_dir / LOOP_BACKUP)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _restore_loop_backup(self, state: list) -> int:
+        """Loads the loop's backup into `state`; returns the epochs it had finished."""
+        path = self.backup_dir / LOOP_BACKUP if self.backup_dir is not None else None
+        if path is None or not self.config.resume or not path.is_file():
+            return 0
+        with np.load(path) as saved:
+            arrays = [saved[f"v{i}"] for i in range(len(state)) if f"v{i}" in saved]
+            epochs_done = int(saved["epoch"])
+        if [a.shape for a in arrays] != [tuple(v.shape) for v in state]:
+            log.warning("the backup %s is of another model; training afresh", path)
+            return 0
+        for variable, value in zip(state, arrays):
+            variable.assign(value)
+        return epochs_done
+
 
     def cosine_rate(self, epoch: int, rate=None) -> float:
         """The learning rate of `epoch` (from 0) under `trainer.schedule=cosine`: half a
@@ -285,13 +528,21 @@ def cpu_has_fast_bfloat16() -> bool:
     return any(flag in flags.split() for flag in ("amx_bf16", "avx512_bf16"))
 
 
-def _cluster_workers() -> int:
-    """The number of workers (chief included) that TF_CONFIG describes; 1 without one."""
-    try:
-        cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
-    except ValueError:
-        raise ConfigError(f"TF_CONFIG is not JSON: {os.environ['TF_CONFIG']!r}") from None
-    return max(1, len(cluster.get("worker", [])) + len(cluster.get("chief", [])))
+_TRAINED = -1.0  # the plan a chief sends when it restored a trained model
+
+
+def weights_digest(model: keras.Model) -> str:
+    """A short hash of the model's weights: equal on two workers that trained in step."""
+    digest = hashlib.sha256()
+    for w in model.get_weights():
+        digest.update(np.ascontiguousarray(w).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _results(model: keras.Model) -> dict[str, float]:
+    """The compiled metrics' values, reduced over every replica of the strategy."""
+    results = model.get_metrics_result()
+    return {k: float(keras.ops.convert_to_numpy(v)) for k, v in results.items()}
 
 
 def _size_in_bytes(ds: tf.data.Dataset) -> float:

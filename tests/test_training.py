@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from suite.config import TrainerConfig
+from suite.config import ConfigError, TrainerConfig
 from suite.training import Trainer
 
 
@@ -33,11 +33,49 @@ def test_fit_under_each_strategy(strategy):
     assert "val_accuracy" in history.history
 
 
-def test_a_multi_worker_cluster_is_refused_with_the_reason(monkeypatch):
+def test_a_malformed_cluster_is_refused_with_the_reason(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1"]}, '
+                                    '"task": {"type": "ps", "index": 0}}')
+    with pytest.raises(ConfigError, match="TF_CONFIG: task .* is not one of the cluster's"):
+        Trainer(TrainerConfig(strategy="multi_worker")).strategy
+
+
+def test_xla_with_several_cpu_workers_is_refused_with_the_reason(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, '
                                     '"task": {"type": "worker", "index": 0}}')
-    with pytest.raises(NotImplementedError, match="with 2 workers.*keras-team/keras#20585"):
-        Trainer(TrainerConfig(strategy="multi_worker")).strategy
+    with pytest.raises(ConfigError, match="trainer.jit_compile: got 'true'.*2 workers"):
+        Trainer(TrainerConfig(strategy="multi_worker", jit_compile="true")).strategy
+
+
+def test_the_loop_trains_like_fit_in_one_process():
+    config = TrainerConfig(epochs=3, batch_size=16, early_stopping_patience=0, seed=3)
+    trainer = Trainer(config)
+    train = _data().batch(16)  # one order for both: the loop takes a batch to build with
+    val = _data(32, 1).batch(16)
+    keras.utils.set_random_seed(config.seed)
+    reference = _model(trainer).fit(train, validation_data=val, epochs=3, verbose=0,
+                                     shuffle=False).history
+    keras.utils.set_random_seed(config.seed)
+    history = trainer.fit_loop(_model(trainer), train, val).history
+    assert set(reference) <= set(history)
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(history[key], reference[key], rtol=1e-5, err_msg=key)
+
+
+def test_the_loop_resumes_from_its_backup(tmp_path):
+    config = TrainerConfig(epochs=4, batch_size=16, early_stopping_patience=0)
+    first = Trainer(config, backup_dir=tmp_path / "backup")
+    model = _model(first)
+    train = first.input_pipeline(_data(), training=True)
+    with pytest.raises(KeyboardInterrupt):
+        first.fit_loop(model, train, callbacks=[_Interrupt(at_epoch=2)])
+    assert (tmp_path / "backup" / "multi_worker_state.npz").is_file()
+    again = Trainer(config, backup_dir=tmp_path / "backup")
+    resumed = _model(again)
+    history = again.fit_loop(resumed, train)
+    assert history.epoch == [2, 3]
+    assert int(resumed.optimizer.iterations) == 4 * 4  # 64 examples in batches of 16
+    assert not (tmp_path / "backup" / "multi_worker_state.npz").exists()
 
 
 def test_mixed_precision_policy_applies_inside_the_scope_only():
