@@ -42,9 +42,15 @@ def tiny_run_args(name: str, workdir: Path) -> list[str]:
     return args + ["--set", "eval.baselines=none"]
 
 
+SPEED_SWITCHES = ["--set", "trainer.jit_compile=true", "--set", "trainer.mixed_precision=bfloat16"]
+
+
 def train_tiny_exports(root: Path, workdir: Path, names: list[str] | None = None
                        ) -> dict[str, Path]:
-    """Runs each pipeline's tiny config once, exporting under `root`.
+    """Runs each pipeline's tiny config once, exporting under `root`, with both speed
+    switches on (`SPEED_SWITCHES`: XLA and bfloat16 compute): the serving tests that load,
+    serve and query these exports are then also the check that every pipeline trains
+    under both switches into a model that exports and reloads.
 
     Args:
         root: the export root the versions are written to.
@@ -63,7 +69,8 @@ def train_tiny_exports(root: Path, workdir: Path, names: list[str] | None = None
 
     exports = {}
     for name in names or registry.names():
-        code = main(["run", name, *tiny_run_args(name, workdir), "--model-dir", str(root)])
+        code = main(["run", name, *tiny_run_args(name, workdir), *SPEED_SWITCHES,
+                     "--model-dir", str(root)])
         assert code == 0, f"the tiny run of {name!r} exited with {code}"
         exports[name] = export.latest(root / name)
     return exports

@@ -214,8 +214,11 @@ def test_a_port_in_use_exits_2(served, workdir, capsys):
 @pytest.mark.parametrize("pipeline", registry.names())
 def test_every_pipeline_export_is_served(pipeline, served, tiny_exports):
     """Whatever `suite run` exports, `suite serve` serves: each registered pipeline's tiny
-    export answers one REST and one gRPC request with its manifest's outputs."""
+    export, trained with XLA and bfloat16 compute, answers one REST and one gRPC request
+    with its manifest's outputs."""
     source = tiny_exports[pipeline]
+    trainer = export.read_manifest(source)["config"]["trainer"]
+    assert (trainer["jit_compile"], trainer["mixed_precision"]) == ("true", "bfloat16")
     target = served.root / pipeline / "1"
     if not target.exists():
         shutil.copytree(source, served.root / pipeline / ".incoming")
