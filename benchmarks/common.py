@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 import time
 
@@ -10,7 +11,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CI", "1")  # no progress bars inside a benchmark
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
+import keras  # noqa: E402
+
 from suite.config import load_config  # noqa: E402
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall time of each epoch; `rate(examples)` is the throughput after the first epoch
+    (which traces and compiles)."""
+
+    def on_train_begin(self, logs=None):
+        self.times = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
+
+    def rate(self, examples: int) -> float:
+        """Examples per second over the epochs after the first (NaN with one epoch)."""
+        later = self.times[1:]
+        return examples / statistics.mean(later) if later else float("nan")
 
 
 def isolate(name: str) -> str:

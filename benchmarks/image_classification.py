@@ -23,9 +23,8 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
-from common import isolate, timed_run  # noqa: I001  (sets the environment first)
+from common import EpochTimer, isolate, timed_run  # noqa: I001  (sets the environment first)
 import image_folders  # noqa: E402
 
 import keras  # noqa: E402
@@ -34,19 +33,6 @@ from pipelines.image_classification import model  # noqa: E402
 from pipelines.image_classification.pipeline import ImageClassificationPipeline  # noqa: E402
 from suite.config import load_config  # noqa: E402
 from suite.training import Trainer  # noqa: E402
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall time of each epoch."""
-
-    def on_train_begin(self, logs=None):
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
 
 
 ROWS = (("CNN (suite)", "test"), ("MLP baseline", "baseline_mlp"),
@@ -96,7 +82,7 @@ def throughput(config, splits, epochs, repeats):
             net = model.build_cnn(shape, classes, cfg.model)
             trainer.compile(net, "sparse_categorical_crossentropy", ["accuracy"])
         trainer.fit(net, splits.train, None, callbacks=[timer], decode=splits.decode)
-        rates["suite Trainer"].append(len(x) * (epochs - 1) / sum(timer.times[1:]))
+        rates["suite Trainer"].append(timer.rate(len(x)))
 
         timer = EpochTimer()
         keras.utils.set_random_seed(cfg.trainer.seed)
@@ -105,7 +91,7 @@ def throughput(config, splits, epochs, repeats):
                     loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         net.fit(x, y, batch_size=cfg.trainer.batch_size, epochs=epochs, shuffle=True,
                 verbose=0, callbacks=[timer])
-        rates["plain keras fit"].append(len(x) * (epochs - 1) / sum(timer.times[1:]))
+        rates["plain keras fit"].append(timer.rate(len(x)))
     return {k: statistics.median(v) for k, v in rates.items()}
 
 
