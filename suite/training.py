@@ -365,11 +365,15 @@ class Trainer:
             print(f"Resuming from the backup in {self.backup_dir} at epoch {start + 1}",
                   file=sys.stderr)
 
+        # As in `fit`: reduce_retracing, so batches padded to ever new lengths share one
+        # trace with an unknown length after the first few.
         jit = bool(model.jit_compile)
-        train_step = tf.function(model.train_step, jit_compile=jit)
-        test_step = tf.function(model.test_step, jit_compile=jit)
-        run_train = tf.function(lambda batch: strategy.run(train_step, args=(batch,)))
-        run_test = tf.function(lambda batch: strategy.run(test_step, args=(batch,)))
+        train_step = tf.function(model.train_step, jit_compile=jit, reduce_retracing=True)
+        test_step = tf.function(model.test_step, jit_compile=jit, reduce_retracing=True)
+        run_train = tf.function(lambda batch: strategy.run(train_step, args=(batch,)),
+                                reduce_retracing=True)
+        run_test = tf.function(lambda batch: strategy.run(test_step, args=(batch,)),
+                               reduce_retracing=True)
         average_statistics = self._averager(
             [v for v in model.non_trainable_variables if v.dtype.startswith("float")])
 
