@@ -26,6 +26,20 @@ def proportion_crossentropy(counts, predicted):
     return -ops.sum(proportions * ops.log(predicted), axis=-1)
 
 
+@keras.saving.register_keras_serializable(package="document_retrieval")
+def multinomial_nll(counts, predicted):
+    """Negative log-likelihood of each document's words under a predicted word
+    distribution, `-sum(count * log p)`: the multinomial likelihood (up to its constant
+    coefficient) of Hinton & Salakhutdinov's constrained Poisson output, in which a
+    document weighs by its number of words (a document with no vocabulary word costs 0)."""
+    counts = ops.cast(counts, "float32")
+    predicted = ops.clip(ops.cast(predicted, "float32"), 1e-7, 1.0)
+    return -ops.sum(counts * ops.log(predicted), axis=-1)
+
+
+LOSSES = {"multinomial": multinomial_nll, "proportions": proportion_crossentropy}
+
+
 def vectorizer(vocabulary) -> keras.layers.TextVectorization:
     """The in-graph bag of words: lower-cased, punctuation stripped, split on whitespace,
     counted over `vocabulary` (column 0 counts the words outside it; `word_counts` drops
@@ -66,9 +80,10 @@ class DocumentAutoEncoder(keras.Model):
 
     The input is each document's word counts; the encoder reads `log(1 + count)` (times
     the word's inverse document frequency with `input="log_idf"`). The decoder's softmax
-    over the vocabulary is trained against the document's word proportions
-    (`proportion_crossentropy`). The map head reads the encoder's last hidden layer
-    through a stop-gradient, so it draws the map without changing the search code.
+    over the vocabulary is trained against the document's words (`multinomial_nll`, or
+    `proportion_crossentropy` to weigh every document alike). The map head reads the
+    encoder's last hidden layer through a stop-gradient, so it draws the map without
+    changing the search code.
 
     Args:
         vocabulary_size: V, the width of the counts.
@@ -165,13 +180,13 @@ class DocumentAutoEncoder(keras.Model):
 
 
 def pretrain(net: DocumentAutoEncoder, counts: np.ndarray, trainer, epochs: int,
-             log=print) -> list[float]:
+             log=print, loss=multinomial_nll) -> list[float]:
     """Greedy layer-wise pre-training of the auto-encoder's stack, input side first.
 
     Each encoder layer and its mirror in the decoder are trained as a one-layer denoising
     auto-encoder of the clean activations of the (already pre-trained) layers below:
-    the first against the word proportions, through the softmax output, the others by
-    squared error. Fine-tuning of the whole stack follows in `fit`.
+    the first against the document's words through the softmax output (by `loss`), the
+    others by squared error. Fine-tuning of the whole stack follows in `fit`.
 
     Args:
         net: the built model.
@@ -180,6 +195,7 @@ def pretrain(net: DocumentAutoEncoder, counts: np.ndarray, trainer, epochs: int,
             optimizer of each stage.
         epochs: the epochs per stage (the trainer's config should say the same).
         log: where a line per stage goes.
+        loss: the first stage's loss, `multinomial_nll` or `proportion_crossentropy`.
 
     Returns:
         The final training loss of each stage.
@@ -191,7 +207,7 @@ def pretrain(net: DocumentAutoEncoder, counts: np.ndarray, trainer, epochs: int,
         stage = sdae.stage_model(depth)
         inputs = _batched(lambda x, d=depth: sdae.representation(x, d), features)
         target = counts if depth == 0 else inputs
-        trainer.compile(stage, loss=proportion_crossentropy if depth == 0 else "mse")
+        trainer.compile(stage, loss=loss if depth == 0 else "mse")
         history = trainer.fit(stage, tf.data.Dataset.from_tensor_slices((inputs, target)))
         losses.append(float(history.history["loss"][-1]))
         log(f"pre-trained layer {depth + 1} of {sdae.depth}: loss {losses[-1]:.4f} after "

@@ -115,9 +115,9 @@ class DocumentRetrievalPipeline(Pipeline):
                                                      or checkpoint.backup_dir.is_dir())
         if m.pretrain_epochs and not restorable:
             self.pretrain(net)
-        losses = {"reconstruction": model.proportion_crossentropy}
+        losses = {"reconstruction": model.LOSSES[m.loss]}
         if m.map_head:
-            losses["map"] = model.proportion_crossentropy
+            losses["map"] = model.LOSSES[m.loss]
         return self.trainer.compile(net, loss=losses)
 
     def pretrain(self, net: model.DocumentAutoEncoder) -> list[float]:
@@ -130,7 +130,8 @@ class DocumentRetrievalPipeline(Pipeline):
                                      early_stopping_patience=0, reduce_lr_patience=0)
         start = time.perf_counter()
         losses = model.pretrain(net, self.counts["train"], Trainer(config), epochs,
-                                log=lambda line: say(self.name, "  " + line))
+                                log=lambda line: say(self.name, "  " + line),
+                                loss=model.LOSSES[self.config.model.loss])
         self.pretrain_seconds = time.perf_counter() - start
         return losses
 

@@ -171,6 +171,16 @@ def test_proportion_crossentropy_is_the_per_word_multinomial_likelihood():
                                rtol=1e-6)
 
 
+def test_multinomial_nll_weighs_a_document_by_its_words():
+    counts = np.array([[2.0, 0.0, 2.0], [1.0, 0.0, 1.0], [0.0, 0.0, 0.0]], "float32")
+    predicted = np.array([[0.5, 0.25, 0.25], [0.5, 0.25, 0.25], [0.2, 0.3, 0.5]], "float32")
+    loss = tf.convert_to_tensor(model.multinomial_nll(counts, predicted)).numpy()
+    np.testing.assert_allclose(loss, [-(2 * np.log(0.5) + 2 * np.log(0.25)),
+                                      -(np.log(0.5) + np.log(0.25)), 0.0], rtol=1e-6)
+    per_word = tf.convert_to_tensor(model.proportion_crossentropy(counts, predicted)).numpy()
+    np.testing.assert_allclose(loss[:2], per_word[:2] * [4.0, 2.0], rtol=1e-6)
+
+
 TINY = ["--set", "trainer.epochs=2", "--set", "model.hidden=32,16", "--set",
         "model.pretrain_epochs=1", "--set", "figures.tsne_points=40", "--set",
         "data.val_fraction=0.1", "--set", "model.top_k=3"]
