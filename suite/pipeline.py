@@ -283,8 +283,9 @@ class Pipeline:
             + ", ".join(f"{k} {v}" for k, v in info.sizes.items())
             + (f"; {len(info.skipped)} input(s) skipped" if info.skipped else ""))
 
-        if not self.trainer.is_chief:
-            self.fit(splits, Checkpoint(RUN_ROOT / "unused"), Tracker(self.name))
+        if not self.trainer.is_chief:  # it keeps no checkpoint and logs nothing: the
+            # Trainer writes nothing for a worker, and the tracker is never started
+            self.fit(splits, Checkpoint(RUN_ROOT / f"{self.name}-worker"), Tracker(self.name))
             say(self.name, f"{self.trainer.task.name} finished training; the chief evaluates, "
                            "exports and logs the run")
             return None
