@@ -240,7 +240,9 @@ class Pipeline:
         if not restored and self.trainer.is_chief:
             say(self.name, f"saved the trained model in {checkpoint.directory}")
         if self.trainer.multi_worker:
-            say(self.name, f"{self.trainer.task.name}: trained weights {weights_digest(model)}")
+            if not restored:
+                say(self.name,
+                    f"{self.trainer.task.name}: trained weights {weights_digest(model)}")
             if self.trainer.is_chief:
                 model = self._local_twin(model, info)
         return model, restored
@@ -285,9 +287,12 @@ class Pipeline:
 
         if not self.trainer.is_chief:  # it keeps no checkpoint and logs nothing: the
             # Trainer writes nothing for a worker, and the tracker is never started
-            self.fit(splits, Checkpoint(RUN_ROOT / f"{self.name}-worker"), Tracker(self.name))
-            say(self.name, f"{self.trainer.task.name} finished training; the chief evaluates, "
-                           "exports and logs the run")
+            _, restored = self.fit(splits, Checkpoint(RUN_ROOT / f"{self.name}-worker"),
+                                   Tracker(self.name))
+            say(self.name, f"{self.trainer.task.name} "
+                + ("had nothing to train: the chief restored the trained model"
+                   if restored else "finished training")
+                + "; the chief evaluates, exports and logs the run")
             return None
 
         self.failed_baselines = []

@@ -294,7 +294,8 @@ class Trainer:
         if not self.is_chief:  # a worker trains in step with the chief and keeps nothing
             self.backup_dir = None
             fitted = self.fit(model, train, val, **fit_kwargs)
-            return fitted.history, list(fitted.epoch), False
+            # no epoch at all: the chief had a trained model and restored it
+            return fitted.history, list(fitted.epoch), not fitted.epoch
         if not self.config.resume:
             checkpoint.discard_model()
         elif checkpoint.trained:
@@ -354,6 +355,14 @@ class Trainer:
         def enough(*batch):
             return tf.shape(tf.nest.flatten(batch)[0])[0] >= replicas
 
+        # The chief's plan comes first, before this worker creates any variable (which
+        # the strategy syncs collectively): a chief that restored a trained model sends
+        # _TRAINED and does nothing more.
+        plan = self._from_chief([tf.constant(0.0, tf.float64)])[0]
+        if float(plan) == _TRAINED:
+            nothing = keras.callbacks.History()
+            nothing.on_train_begin()
+            return nothing
         train_dist = strategy.experimental_distribute_dataset(train_ds.filter(enough))
         val_dist = (strategy.experimental_distribute_dataset(val_ds.filter(enough))
                     if val_ds is not None else None)
@@ -361,8 +370,6 @@ class Trainer:
         state = [*model.variables, *model.optimizer.variables]
         start = self._restore_loop_backup(state) if self.is_chief else 0
         start = int(self._from_chief([tf.constant(start, tf.float64)])[0])
-        if start == _TRAINED:  # the chief restored a trained model: nothing to train
-            return keras.callbacks.History()
         self._from_chief(state, assign=True)  # a resumed chief's state, or its initial one
         if start and self.is_chief:
             print(f"Resuming from the backup in {self.backup_dir} at epoch {start + 1}",

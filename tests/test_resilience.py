@@ -190,3 +190,21 @@ def test_a_run_killed_during_a_baselines_training_keeps_the_model_and_resumes_it
     assert run.info.status == "FINISHED" and run.data.tags.get("resumed") == "true"
     assert "baseline_mlp_accuracy" in run.data.metrics
     _one_export(tmp_path, "image-classification")
+
+
+def test_a_cluster_whose_export_failed_exports_its_trained_model_without_training(tmp_path):
+    (tmp_path / "not-a-folder").write_text("")
+    args = ["launch", "--workers", "2", "forecasting", *SEQUENCE, "--set", "trainer.epochs=2",
+            "--set", "eval.baselines=none"]
+    failed = _run(tmp_path, *args, "--model-dir", "not-a-folder/models")
+    assert failed.returncode == 2, failed.stderr[-3000:]
+    assert "the trained model is kept in" in failed.stderr
+
+    again = _run(tmp_path, *args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Restored the trained model from" in again.stderr
+    worker_log = (tmp_path / ".suite" / "launch" / "forecasting-worker-1.log").read_text()
+    assert "worker 1 had nothing to train: the chief restored the trained model" in worker_log
+    _, run = _the_run(tmp_path, "forecasting")
+    assert run.info.status == "FINISHED" and run.data.tags.get("resumed") == "true"
+    _one_export(tmp_path, "forecasting")
