@@ -199,11 +199,7 @@ def cmd_run(args) -> int:
 
     run_all = args.pipeline == "all"
     names = registry.names() if run_all else [args.pipeline]
-    overrides = list(args.overrides)
-    if args.data:
-        overrides.append(f"data.path={args.data}")
-    if args.model_dir:
-        overrides.append(f"export.dir={args.model_dir}")
+    overrides = _run_overrides(args)
     pipelines = []
     for name in names:  # every config is checked before any training starts
         cls = registry.get(name)
@@ -229,6 +225,12 @@ def cmd_run(args) -> int:
     if failed:
         return EXIT_FAILED
     return EXIT_TRACKING if any(r.tracking_errors for r in results) else 0
+
+
+def _run_overrides(args) -> list[str]:
+    """The `--set` overrides of `suite run` options, `--data` and `--model-dir` included."""
+    return [*args.overrides, *([f"data.path={args.data}"] if args.data else []),
+            *([f"export.dir={args.model_dir}"] if args.model_dir else [])]
 
 
 def _report(result, seconds: float) -> None:
@@ -380,9 +382,7 @@ def cmd_launch(args) -> int:
         raise ConfigError("launch: got 'all', expected one pipeline (run them one by one)")
     cls = registry.get(args.pipeline)
     run = _parser().parse_args(["run", args.pipeline, *args.run_args])  # checked here, once
-    overrides = [*run.overrides, *([f"data.path={run.data}"] if run.data else []),
-                 *([f"export.dir={run.model_dir}"] if run.model_dir else [])]
-    load_config(cls.config_cls, run.config, overrides)
+    load_config(cls.config_cls, run.config, _run_overrides(run))
     return launch(args.pipeline, args.workers, args.run_args)
 
 

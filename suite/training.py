@@ -18,8 +18,8 @@ what Keras maintains (progress bars, callbacks' batch hooks, steps per execution
 one process it was as fast or faster: `benchmarks/throughput.py` on 2 CPU cores put the
 loop at 0.86x of `Trainer.fit` on the digits CNN, 0.99x on the U-Net, 0.80x on the
 translator, 0.87x on the document auto-encoder and 1.00x on the speech model, and 1.9x
-only on the small forecasting GRU (where XLA, which `fit` has too, gave 4.7x). So single-process training keeps `fit`,
-and the loop serves only a cluster.
+only on the small forecasting GRU (where XLA, which `fit` has too, gave 4.7x). So
+single-process training keeps `fit`, and the loop serves only a cluster.
 """
 
 from __future__ import annotations
@@ -504,7 +504,6 @@ class Trainer:
         for variable, value in zip(state, arrays):
             variable.assign(value)
         return epochs_done
-
 
     def cosine_rate(self, epoch: int, rate=None) -> float:
         """The learning rate of `epoch` (from 0) under `trainer.schedule=cosine`: half a
