@@ -63,11 +63,10 @@ def launch(pipeline: str, workers: int, run_args: list[str], host: str = "127.0.
                 out.close()
         return _watch(processes, logs, poll)
     except KeyboardInterrupt:
-        _stop(processes)
-        print("launch: interrupted; every worker was stopped. Run the same command again to "
+        print("launch: interrupted; stopping every worker. Run the same command again to "
               "resume from the chief's backup.", file=sys.stderr)
         return 130
-    finally:
+    finally:  # whatever ended the launch, no worker outlives it
         _stop(processes)
 
 
