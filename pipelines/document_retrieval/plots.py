@@ -61,7 +61,9 @@ def maps(panels: dict[str, np.ndarray], labels: np.ndarray, classes: list[str],
                            alpha=0.7, linewidths=0, label=label)
         else:
             ax.scatter(points[:, 0], points[:, 1], s=5, alpha=0.6, linewidths=0)
-        ax.set_title(name)
+        outside = _frame(ax, points)
+        ax.set_title(name + (f"\n({outside} outlying points beyond the frame)" if outside
+                             else ""))
         ax.set_xticks([])
         ax.set_yticks([])
     if classes:
@@ -70,6 +72,21 @@ def maps(panels: dict[str, np.ndarray], labels: np.ndarray, classes: list[str],
                       fontsize=8, ncols=1 if len(classes) <= 20 else 2, frameon=False)
     figure.suptitle(title)
     return figure
+
+
+def _frame(ax, points: np.ndarray, share: float = 0.99) -> int:
+    """Frames `ax` on the central `share` of `points` along each axis (a few outlying codes
+    would otherwise squeeze every other point into a corner); returns how many points
+    fall outside."""
+    if len(points) < 20:
+        return 0
+    tail = (1 - share) / 2 * 100
+    low, high = np.percentile(points, [tail, 100 - tail], axis=0)
+    pad = (high - low) * 0.05 + 1e-9
+    low, high = low - pad, high + pad
+    ax.set_xlim(low[0], high[0])
+    ax.set_ylim(low[1], high[1])
+    return int(np.sum(np.any((points < low) | (points > high), axis=1)))
 
 
 def validation_precision(values: list[float], epochs: list[int] | None = None) -> Figure:

@@ -297,3 +297,16 @@ def test_unknown_category_and_missing_folder_stop_before_training(workdir, capsy
     assert main(["run", "document-retrieval", "--data", str(workdir / "nowhere")]) == 2
     assert "is not a directory" in capsys.readouterr().err
     assert mlflow.search_runs(search_all_experiments=True).empty
+
+
+def test_map_frames_the_bulk_of_the_points_and_counts_the_outliers():
+    from pipelines.document_retrieval import plots
+
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.normal(size=(300, 2)), [[80.0, -90.0]]])
+    labels = np.zeros(len(points), int)
+    figure = plots.maps({"codes": points}, labels, ["a"], "map")
+    ax = figure.axes[0]
+    assert ax.get_xlim()[1] < 10 and ax.get_ylim()[0] > -10  # the outlier is not framed
+    assert "outlying" in ax.get_title()
+    assert plots._frame(ax, rng.normal(size=(300, 2)), share=1.0) == 0
