@@ -75,15 +75,17 @@ def maps(panels: dict[str, np.ndarray], labels: np.ndarray, classes: list[str],
 
 
 def _frame(ax, points: np.ndarray, share: float = 0.99) -> int:
-    """Frames `ax` on the central `share` of `points` along each axis (a few outlying codes
-    would otherwise squeeze every other point into a corner); returns how many points
-    fall outside."""
+    """Frames `ax` on the central `share` of `points` along each axis when a few outlying
+    codes would otherwise squeeze every other point into a corner (the full extent over
+    1.5x the frame's); returns how many points fall outside (0: the full view is kept)."""
     if len(points) < 20:
         return 0
     tail = (1 - share) / 2 * 100
     low, high = np.percentile(points, [tail, 100 - tail], axis=0)
     pad = (high - low) * 0.05 + 1e-9
     low, high = low - pad, high + pad
+    if np.all(np.ptp(points, axis=0) <= 1.5 * (high - low)):
+        return 0
     ax.set_xlim(low[0], high[0])
     ax.set_ylim(low[1], high[1])
     return int(np.sum(np.any((points < low) | (points > high), axis=1)))
