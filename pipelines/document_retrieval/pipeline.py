@@ -82,11 +82,15 @@ class DocumentRetrievalPipeline(Pipeline):
             state=state)
 
         names = ("reconstruction", "map") if m.map_head else ("reconstruction",)
+        self.targets = dict(self.counts)
+        if m.neighbours and m.neighbour_weight:
+            self.targets["train"] = model.neighbour_targets(
+                self.counts["train"], state.idf, m.neighbours, m.neighbour_weight)
 
-        def targets(counts):
-            return counts, {name: counts for name in names}
+        def targets(counts, words):
+            return counts, {name: words for name in names}
 
-        datasets = {name: tf.data.Dataset.from_tensor_slices(c)
+        datasets = {name: tf.data.Dataset.from_tensor_slices((c, self.targets[name]))
                     for name, c in self.counts.items()}
         return Splits(datasets["train"], datasets["val"], datasets["test"], info,
                       decode=targets)
@@ -131,7 +135,8 @@ class DocumentRetrievalPipeline(Pipeline):
         start = time.perf_counter()
         losses = model.pretrain(net, self.counts["train"], Trainer(config), epochs,
                                 log=lambda line: say(self.name, "  " + line),
-                                loss=model.LOSSES[self.config.model.loss])
+                                loss=model.LOSSES[self.config.model.loss],
+                                targets=self.targets["train"])
         self.pretrain_seconds = time.perf_counter() - start
         return losses
 

@@ -181,6 +181,23 @@ def test_multinomial_nll_weighs_a_document_by_its_words():
     np.testing.assert_allclose(loss[:2], per_word[:2] * [4.0, 2.0], rtol=1e-6)
 
 
+def test_neighbour_targets_add_the_nearest_documents_words_and_never_the_document_itself():
+    counts = np.array([[3, 1, 0, 0],    # 0: nearest to 1
+                       [2, 2, 0, 0],    # 1: nearest to 0
+                       [0, 0, 2, 2],    # 2 and 3 are duplicates: each other's nearest
+                       [0, 0, 2, 2],
+                       [0, 0, 0, 0]],   # no vocabulary word: nothing is added
+                      "float32")
+    idf = np.ones(4, "float32")
+    targets = model.neighbour_targets(counts, idf, k=1, weight=0.5)
+    np.testing.assert_allclose(targets[0], counts[0] + 0.5 * 4 * np.array([0.5, 0.5, 0, 0]))
+    np.testing.assert_allclose(targets[1], counts[1] + 0.5 * 4 * np.array([0.75, 0.25, 0, 0]))
+    np.testing.assert_allclose(targets[2], counts[2] * 1.5)
+    np.testing.assert_allclose(targets[4], 0.0)
+    np.testing.assert_array_equal(model.neighbour_targets(counts, idf, k=0, weight=1.0), counts)
+    assert model.neighbour_targets(counts, idf, k=10, weight=1.0).shape == counts.shape
+
+
 TINY = ["--set", "trainer.epochs=2", "--set", "model.hidden=32,16", "--set",
         "model.pretrain_epochs=1", "--set", "figures.tsne_points=40", "--set",
         "data.val_fraction=0.1", "--set", "model.top_k=3"]
