@@ -100,6 +100,31 @@ def read_sentences(fortunes_dir: str | Path, min_words: int, max_words: int) -> 
     return sorted(sentences)
 
 
+def language_model_text(parts: dict[str, Part], fortunes_dir: str | Path | None
+                        ) -> list[str]:
+    """The sentences the decoder's language model learns from: every sentence of the
+    fortune files (the embedded corpus; `fortunes_dir`) or the training transcripts (a
+    folder; `fortunes_dir=None`), never a validation or test sentence, nor a sentence
+    sharing a run of four words with one (the fortunes repeat sayings with small changes).
+
+    Args:
+        parts: the splits; every split but `train` is held out.
+        fortunes_dir: where the fortune files are, or None to use the training split only.
+    """
+    held = {text for name, part in parts.items() if name != "train" for text in part.texts}
+    runs = {tuple(words[i:i + 4]) for text in held
+            for words in [text.split()] for i in range(len(words) - 3)}
+    pool = parts["train"].texts if fortunes_dir is None else read_sentences(
+        fortunes_dir, 1, 10 ** 6)
+    kept = []
+    for text in dict.fromkeys(pool):
+        words = text.split()
+        if text not in held and not any(tuple(words[i:i + 4]) in runs
+                                         for i in range(len(words) - 3)):
+            kept.append(text)
+    return kept
+
+
 def plan(config, accents: list[str], variants: list[str], sentences: list[str]
          ) -> dict[str, list[synthesis.Utterance]]:
     """Who says what in each split of the synthesised corpus.

@@ -11,6 +11,7 @@ from suite.blocks import ConvSubsampling, LogMelSpectrogram, RecurrentEncoder, S
 from suite.data.audio import decode_wav
 
 from pipelines.speech_to_text.data import ALPHABET
+from pipelines.speech_to_text.lm import EOS
 
 BLANK = 0  # the CTC blank's class id; character ALPHABET[i] is class i + 1
 
@@ -147,10 +148,12 @@ def ids_to_text(ids):
     return tf.strings.strip(tf.strings.regex_replace(text, " +", " "))
 
 
-def transcribe_graph(net: SpeechRecognizer, beam_width: int):
-    """`(waveform, length) -> {"greedy": strings, "beam": strings}` as TensorFlow ops:
-    the model, then CTC decoding (best path, and beam search of `beam_width`) and the
-    characters joined into text, all in the graph. A beam width of 1 reuses greedy."""
+def transcribe_graph(net: SpeechRecognizer, beam_width: int, lm=None, lm_weight: float = 0.5,
+                     length_bonus: float = 2.0):
+    """`(waveform, length) -> {"greedy", "beam"[, "lm"]: strings}` as TensorFlow ops: the
+    model, then CTC decoding (best path; beam search of `beam_width`; with a language
+    model `lm`, beam search with it fused in, `ctc_lm_beam_search`) and the characters
+    joined into text, all in the graph. A beam width of 1 reuses greedy for "beam"."""
 
     def transcribe(waveform, length):
         out = net({"waveform": waveform, "length": length}, training=False)
@@ -165,6 +168,9 @@ def transcribe_graph(net: SpeechRecognizer, beam_width: int):
             texts["beam"] = ids_to_text(beam[0])
         else:
             texts["beam"] = texts["greedy"]
+        if lm is not None:
+            texts["lm"] = ids_to_text(ctc_lm_beam_search(log_probs, frames, lm, beam_width,
+                                                         lm_weight, length_bonus))
         return texts
 
     return transcribe
@@ -177,3 +183,109 @@ def decode_audio(audio, sample_rate: int):
                       fn_output_signature=tf.RaggedTensorSpec([None], tf.float32,
                                                               ragged_rank=0))
     return waves.to_tensor(0.0), tf.cast(waves.row_lengths(), tf.int32)
+
+
+_NEG = -1e30      # log of zero that keeps sums and differences finite
+_HASH = 1000003   # prefix hashes: hash(prefix + c) = hash(prefix) * _HASH + c (wrapping)
+
+
+def _logaddexp(a, b):
+    top = tf.maximum(a, b)
+    return top + tf.math.log(tf.exp(a - top) + tf.exp(b - top))
+
+
+def ctc_lm_beam_search(log_probs, frames, lm, beam_width: int, lm_weight: float,
+                       length_bonus: float):
+    """CTC prefix beam search with a character language model fused in, in the graph.
+
+    Each hypothesis is a prefix of characters with the log-probability of the frames so
+    far ending in a blank and ending in its last character; it is ranked by the sum of
+    these, `lm_weight` times its language-model log-probability and `length_bonus` per
+    character (which offsets the model's preference for fewer characters). At each frame
+    every prefix stays or grows by one character; a prefix reached both ways is merged
+    (`Hannun et al., 2014`). Utterances are decoded together, each for its own frames.
+
+    Args:
+        log_probs: `[batch, frames, characters + 1]` log-probabilities, blank first.
+        frames: `[batch]` the real frames of each utterance.
+        lm: a `lm.CharLanguageModel` over the characters.
+        beam_width: prefixes kept.
+        lm_weight, length_bonus: the fusion's weights.
+
+    Returns:
+        `[batch, frames]` character ids of the best prefix, padded with 0 (the blank).
+    """
+    log_probs = tf.cast(log_probs, tf.float32)
+    batch, steps = tf.shape(log_probs)[0], tf.shape(log_probs)[1]
+    size = log_probs.shape[-1] - 1
+    width = int(beam_width)
+    chars = tf.constant(list(ALPHABET[:size]))
+    char_ids = tf.range(1, size + 1)
+    first = tf.one_hot(tf.zeros([batch], tf.int32), width, on_value=0.0, off_value=_NEG)
+    state = dict(
+        prefix=tf.zeros([batch, width, steps], tf.int32),
+        length=tf.zeros([batch, width], tf.int32),
+        last=tf.zeros([batch, width], tf.int32),
+        hash=tf.broadcast_to(-tf.range(width, dtype=tf.int64), [batch, width]),
+        parent=tf.fill([batch, width], tf.constant(-(2 ** 62), tf.int64)),
+        blank=first, char=tf.fill([batch, width], _NEG),
+        lm=tf.zeros([batch, width]),
+        context=tf.fill([batch, width], lm.start))
+
+    def step(t, s):
+        row = log_probs[:, t]                                        # [N, C]
+        total = _logaddexp(s["blank"], s["char"])                    # [N, W]
+        # The prefix stays: a blank, or its last character again.
+        stay_blank = total + row[:, :1]
+        stay_char = tf.where(s["length"] > 0,
+                             s["char"] + tf.gather(row, s["last"], batch_dims=1), _NEG)
+        # The prefix grows by c: after a blank only when c repeats its last character.
+        repeat = tf.equal(s["last"][..., None], char_ids)            # [N, W, V]
+        grow = tf.where(repeat, s["blank"][..., None], total[..., None]) + row[:, None, 1:]
+        # A prefix i equal to prefix j grown by i's last character: merge the two.
+        same = tf.logical_and(tf.equal(s["parent"][:, :, None], s["hash"][:, None, :]),
+                              (s["length"] > 0)[:, :, None])         # [N, i, j]
+        last = tf.maximum(s["last"] - 1, 0)
+        into = tf.gather(tf.transpose(grow, [0, 2, 1]), last, batch_dims=1)  # [N, i, j]
+        stay_char = _logaddexp(stay_char, tf.reduce_logsumexp(
+            tf.where(same, into, _NEG), axis=2))
+        merged = tf.matmul(tf.cast(same, tf.float32), tf.one_hot(last, size),
+                           transpose_a=True) > 0                    # [N, j, V]
+        grow = tf.where(merged, _NEG, grow)
+        grow_lm = s["lm"][..., None] + lm.log_probs(s["context"], chars)
+        stay_score = (_logaddexp(stay_blank, stay_char) + lm_weight * s["lm"]
+                      + length_bonus * tf.cast(s["length"], tf.float32))
+        grow_score = (grow + lm_weight * grow_lm
+                      + length_bonus * tf.cast(s["length"] + 1, tf.float32)[..., None])
+        scores = tf.concat([stay_score, tf.reshape(grow_score, [batch, -1])], axis=1)
+        _, best = tf.math.top_k(scores, k=width)                     # [N, W]
+        grown = best >= width
+        source = tf.where(grown, (best - width) // size, best)
+        c = tf.where(grown, (best - width) % size + 1, 0)
+        pick = lambda x: tf.gather(x, source, batch_dims=1)  # noqa: E731
+        flat = lambda x: tf.gather(tf.reshape(x, [batch, -1]),  # noqa: E731
+                                   tf.maximum(best - width, 0), batch_dims=1)
+        length = pick(s["length"])
+        new = dict(
+            prefix=pick(s["prefix"]) + tf.one_hot(length, steps, dtype=tf.int32) * c[..., None],
+            length=length + tf.cast(grown, tf.int32),
+            last=tf.where(grown, c, pick(s["last"])),
+            hash=tf.where(grown, pick(s["hash"]) * _HASH + tf.cast(c, tf.int64),
+                          pick(s["hash"])),
+            parent=tf.where(grown, pick(s["hash"]), pick(s["parent"])),
+            blank=tf.where(grown, _NEG, pick(stay_blank)),
+            char=tf.where(grown, flat(grow), pick(stay_char)),
+            lm=tf.where(grown, flat(grow_lm), pick(s["lm"])),
+            context=tf.where(grown, lm.extend(pick(s["context"]),
+                                              tf.gather(chars, tf.maximum(c - 1, 0))),
+                             pick(s["context"])))
+        active = (t < frames)[:, None]
+        return t + 1, {k: tf.where(active[..., None] if k == "prefix" else active, v, s[k])
+                       for k, v in new.items()}
+
+    _, s = tf.while_loop(lambda t, s: t < steps, step, (tf.constant(0), state),
+                         parallel_iterations=1)
+    end = lm.log_probs(s["context"], tf.constant([EOS]))
+    final = (_logaddexp(s["blank"], s["char"]) + lm_weight * (s["lm"] + end[..., 0])
+             + length_bonus * tf.cast(s["length"], tf.float32))
+    return tf.gather(s["prefix"], tf.argmax(final, axis=1, output_type=tf.int32), batch_dims=1)

@@ -16,7 +16,7 @@ from suite.baselines import Baseline
 from suite.data import DataInfo, Skipped, Splits
 from suite.pipeline import Pipeline, say
 
-from pipelines.speech_to_text import data, model
+from pipelines.speech_to_text import data, lm, model
 from pipelines.speech_to_text.config import SpeechToTextConfig
 
 SAMPLES = 30            # transcripts in the samples artifact
@@ -78,6 +78,7 @@ class SpeechToTextPipeline(Pipeline):
                                f"{state.frame_step * 2 ** len(m.conv_filters)} samples per "
                                "output frame)")
         self.parts = parts
+        self._lm = None
         info = DataInfo(
             fingerprint=data.fingerprint(parts),
             sizes={name: len(part) for name, part in parts.items()},
@@ -128,6 +129,28 @@ class SpeechToTextPipeline(Pipeline):
             return []
         return [ValidationCER(self.parts["val"].subset(range(min(count, len(self.parts["val"])))))]
 
+    def language_model(self):
+        """The character language model beam search fuses in (`model.lm_order`; None at 0),
+        fitted once per run on `data.language_model_text`."""
+        order = self.config.model.lm_order
+        if not order:
+            return None
+        if self._lm is None:
+            texts = data.language_model_text(
+                self.parts, None if self.config.data.path else self.config.data.fortunes_dir)
+            ngrams, contexts = lm.fit(texts, data.ALPHABET, order)
+            self._lm = lm.CharLanguageModel(ngrams, contexts, order)
+            say(self.name, f"character {order}-gram language model: {len(texts):,} sentences "
+                           f"({sum(len(t) for t in texts) / 1e6:.1f}M characters), "
+                           f"{len(ngrams):,} n-grams")
+        return self._lm
+
+    def transcriber(self, net: keras.Model):
+        """The graph the export serves, as a `tf.function` of `(waveform, length)`."""
+        m = self.config.model
+        return transcriber(net, m.beam_width, self.language_model(), m.lm_weight,
+                           m.lm_length_bonus)
+
     # --- baselines, evaluation ----------------------------------------------------------
 
     def baselines(self) -> list[Baseline]:
@@ -141,12 +164,13 @@ class SpeechToTextPipeline(Pipeline):
                                 splits, workdir, batch=self.batching(splits.info))
 
     def _transcribe_tests(self, net: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
-        out = {}
+        out, fn = {}, self.transcriber(net)
         for name, prefix in (("test", ""), ("test_unseen_accent", "unseen_accent_")):
             if name in self.parts:
-                texts = transcribe(net, self.parts[name], self.config.model.beam_width)
-                out[f"{prefix}greedy"] = np.asarray(texts["greedy"], dtype=str)
-                out[f"{prefix}beam"] = np.asarray(texts["beam"], dtype=str)
+                texts = transcribe(net, self.parts[name], fn=fn)
+                for key, values in texts.items():
+                    out[f"{prefix}{key}"] = np.asarray(values, dtype=str)
+                out[f"{prefix}transcript"] = out[f"{prefix}{served(texts)}"]
         out["parameters"] = np.asarray(net.count_params())
         return out
 
@@ -156,10 +180,13 @@ class SpeechToTextPipeline(Pipeline):
     def score(self, predictions: dict[str, np.ndarray], splits: Splits) -> dict[str, float]:
         metrics = {}
         for name, prefix in (("test", ""), ("test_unseen_accent", "unseen_accent_")):
-            if f"{prefix}beam" not in predictions:
+            if f"{prefix}transcript" not in predictions:
                 continue
             references = self.parts[name].texts
-            for search, suffix in (("beam", ""), ("greedy", "_greedy")):
+            for search, suffix in (("transcript", ""), ("beam", "_beam"),
+                                   ("greedy", "_greedy")):
+                if search == "beam" and f"{prefix}lm" not in predictions:
+                    continue  # without a language model the transcript is the beam's
                 hypotheses = [str(h) for h in predictions[f"{prefix}{search}"]]
                 metrics[f"{prefix}cer{suffix}"] = jiwer.cer(references, hypotheses)
                 metrics[f"{prefix}wer{suffix}"] = jiwer.wer(references, hypotheses)
@@ -176,7 +203,7 @@ class SpeechToTextPipeline(Pipeline):
         out = net({"waveform": wave, "length": length}, training=False)
         return {"spectrogram_ctc": plots.spectrogram_with_ctc(
             features, out["log_probs"].numpy()[0], self.splits.info.state,
-            part.texts[pick], str(predictions["test"]["beam"][pick]))}
+            part.texts[pick], str(predictions["test"]["transcript"][pick]))}
 
     def artifacts(self, net: keras.Model, splits: Splits, predictions) -> dict[str, str]:
         names = {"test": "bidirectional", "baseline_unidirectional": "unidirectional"}
@@ -186,11 +213,11 @@ class SpeechToTextPipeline(Pipeline):
                 continue
             part = self.parts[split]
             for key, p in predictions.items():
-                if f"{prefix}beam" not in p:
+                if f"{prefix}transcript" not in p:
                     continue
-                hypotheses = [str(h) for h in p[f"{prefix}beam"][:SAMPLES]]
+                hypotheses = [str(h) for h in p[f"{prefix}transcript"][:SAMPLES]]
                 alignment = jiwer.process_words(part.texts[:SAMPLES], hypotheses)
-                blocks.append(f"== {split}: {names.get(key, key)} model, beam search "
+                blocks.append(f"== {split}: {names.get(key, key)} model, {self._decoding()} "
                               f"(S: substituted, D: deleted, I: inserted word) ==\n"
                               + jiwer.visualize_alignment(alignment, show_measures=False))
         params = "\n".join(f"{names.get(k, k)}: {int(p['parameters']):,} parameters"
@@ -209,7 +236,7 @@ class SpeechToTextPipeline(Pipeline):
         rate = info.state.sample_rate
         transcript = {"transcript": {
             "kind": "text", "description": "the transcript (lower-case letters, apostrophes "
-                                           "and spaces), by CTC beam search"}}
+                                           f"and spaces), by {self._decoding()}"}}
         return {
             "serving_default": {
                 "inputs": {"audio": {"kind": "encoded_audio",
@@ -228,21 +255,33 @@ class SpeechToTextPipeline(Pipeline):
 
     def manifest_extra(self, info: DataInfo) -> dict:
         return {"sample_rate": info.state.sample_rate, "alphabet": info.state.alphabet,
-                "decoding": {"beam_width": self.config.model.beam_width}}
+                "decoding": {"beam_width": self.config.model.beam_width,
+                             "lm_order": self.config.model.lm_order,
+                             "lm_weight": self.config.model.lm_weight,
+                             "lm_length_bonus": self.config.model.lm_length_bonus}}
+
+    def _decoding(self) -> str:
+        m = self.config.model
+        return (f"CTC beam search with a character {m.lm_order}-gram language model"
+                if m.lm_order else "CTC beam search")
 
     def serving_model(self, net: keras.Model, info: DataInfo) -> keras.export.ExportArchive:
         rate = info.state.sample_rate
-        transcribe_fn = model.transcribe_graph(net, self.config.model.beam_width)
+        m, language_model = self.config.model, self.language_model()
+        transcribe_fn = model.transcribe_graph(net, m.beam_width, language_model, m.lm_weight,
+                                               m.lm_length_bonus)
 
         def from_bytes(audio):
             waveform, length = model.decode_audio(audio, rate)
-            return {"transcript": transcribe_fn(waveform, length)["beam"]}
+            return {"transcript": served_text(transcribe_fn(waveform, length))}
 
         def from_waveform(waveform, length):
-            return {"transcript": transcribe_fn(waveform, length)["beam"]}
+            return {"transcript": served_text(transcribe_fn(waveform, length))}
 
         archive = keras.export.ExportArchive()
         archive.track(net)
+        if language_model is not None:
+            archive.track(language_model)
         archive.add_endpoint("serving_default", from_bytes,
                              input_signature=[tf.TensorSpec([None], tf.string, name="audio")])
         archive.add_endpoint("transcribe_waveform", from_waveform, input_signature=[
@@ -251,20 +290,31 @@ class SpeechToTextPipeline(Pipeline):
         return archive
 
 
-def transcriber(net: keras.Model, beam_width: int):
-    """The graph the export serves, as a `tf.function` of `(waveform, length)`."""
-    return tf.function(model.transcribe_graph(net, beam_width), input_signature=[
-        tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32)])
+def served(texts) -> str:
+    """Which of `transcribe_graph`'s decodings the export serves."""
+    return "lm" if "lm" in texts else "beam"
 
 
-def transcribe(net: keras.Model, part: data.Part, beam_width: int,
+def served_text(texts):
+    return texts[served(texts)]
+
+
+def transcriber(net: keras.Model, beam_width: int, lm=None, lm_weight: float = 0.5,
+                length_bonus: float = 2.0):
+    """`model.transcribe_graph` as a `tf.function` of `(waveform, length)`."""
+    return tf.function(model.transcribe_graph(net, beam_width, lm, lm_weight, length_bonus),
+                       input_signature=[tf.TensorSpec([None, None], tf.float32),
+                                        tf.TensorSpec([None], tf.int32)])
+
+
+def transcribe(net: keras.Model, part: data.Part, beam_width: int = 1,
                batch_size: int = EVAL_BATCH, fn=None) -> dict[str, list[str]]:
-    """Greedy and beam-search transcripts of every utterance of `part`, in order, by the
-    graph the export serves (utterances batched by length); `fn` is a `transcriber` of
-    `net` to reuse."""
+    """Every decoding's transcripts of every utterance of `part`, in order (utterances
+    batched by length); `fn` is a `transcriber` of `net` to use (default: greedy and beam
+    search of `beam_width`, no language model)."""
     fn = fn or transcriber(net, beam_width)
     order = np.argsort([len(w) for w in part.waves], kind="stable")
-    out = {"greedy": [""] * len(part), "beam": [""] * len(part)}
+    out: dict[str, list[str]] = {}
     for start in range(0, len(order), batch_size):
         index = order[start:start + batch_size]
         lengths = np.array([len(part.waves[i]) for i in index], np.int32)
@@ -272,7 +322,8 @@ def transcribe(net: keras.Model, part: data.Part, beam_width: int,
         for row, i in enumerate(index):
             waveform[row, :lengths[row]] = part.waves[i] / 32768.0
         texts = fn(tf.constant(waveform), tf.constant(lengths))
-        for key in out:
+        for key in texts:
+            out.setdefault(key, [""] * len(part))
             for i, text in zip(index, texts[key].numpy()):
                 out[key][i] = text.decode("utf-8")
     return out

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.speech_to_text import data, model, synthesis
+from pipelines.speech_to_text import data, lm, model, synthesis
 from pipelines.speech_to_text.config import SpeechToTextConfig
 from pipelines.speech_to_text.pipeline import SpeechToTextPipeline
 from suite import export
@@ -23,7 +23,8 @@ TINY = ["--set", "trainer.epochs=1", "--set", "data.utterances=40",
         "--set", "data.eval_utterances=6", "--set", "data.val_utterances=4",
         "--set", "model.conv_filters=4,4", "--set", "model.rnn_units=8",
         "--set", "model.rnn_depth=1", "--set", "model.num_mel_bins=16",
-        "--set", "model.beam_width=4", "--set", "model.val_cer_utterances=4"]
+        "--set", "model.beam_width=4", "--set", "model.val_cer_utterances=4",
+        "--set", "model.lm_order=4"]
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="espeak-ng is not installed (debian-packages.txt)")
 
@@ -177,6 +178,76 @@ def test_greedy_ctc_collapses_repeats_then_drops_blanks():
     assert model.ids_to_text(beam[0]).numpy().tolist() == [b"aab b"]
 
 
+# --- the language model and the beam search it joins -----------------------------------
+
+LM_TEXTS = ["the cat sat on the mat", "a dog ate the hat", "the cat ate", "that is that"]
+SYMBOLS = list(data.ALPHABET) + [lm.EOS]
+
+
+def test_char_language_model_is_witten_bell_and_sums_to_one():
+    ngrams, contexts = lm.fit(LM_TEXTS, data.ALPHABET, order=3)
+    # "at" is followed by " " 4 times (cat sat cat that), "e" twice, the end 3 times: 3
+    # types in 9; the rest of the mass goes to what follows "t"
+    lower = np.exp(lm.log_prob(ngrams, contexts, "t", " "))
+    assert np.exp(lm.log_prob(ngrams, contexts, "at", " ")) == pytest.approx(
+        (4 + 3 * lower) / (9 + 3))
+    for context in ("^^", "^t", "at", "zq", "e "):
+        total = sum(np.exp(lm.log_prob(ngrams, contexts, context, c)) for c in SYMBOLS)
+        assert total == pytest.approx(1.0, abs=1e-6)
+    # the graph's tables give the same numbers, for any shape of contexts
+    tables = lm.CharLanguageModel(ngrams, contexts, order=3)
+    grid = [["^^", "at"], ["zq", "e "]]
+    in_graph = tables.log_probs(tf.constant(grid), tf.constant(SYMBOLS)).numpy()
+    expected = [[[lm.log_prob(ngrams, contexts, h, c) for c in SYMBOLS] for h in row]
+                for row in grid]
+    np.testing.assert_allclose(in_graph, expected, atol=1e-5)
+    assert tables.extend(tf.constant(["^^", "at"]), tf.constant(["t", " "])).numpy().tolist() \
+        == [b"^t", b"t "]
+    with pytest.raises(ValueError, match="order"):
+        lm.fit(LM_TEXTS, data.ALPHABET, order=1)
+
+
+def _frames(*rows):
+    """Log-probabilities of frames given as {character: probability} (the rest: blank)."""
+    out = np.full((1, len(rows), len(data.ALPHABET) + 1), 1e-6, "float32")
+    for t, row in enumerate(rows):
+        for c, p in row.items():
+            out[0, t, data.ALPHABET.index(c) + 1] = p
+        out[0, t, model.BLANK] = max(1.0 - sum(row.values()), 1e-6)
+    return np.log(out / out.sum(-1, keepdims=True))
+
+
+def test_language_model_beam_search_follows_the_acoustics_or_the_language_model():
+    tables = lm.CharLanguageModel(*lm.fit(["the cat"] * 20, data.ALPHABET, order=4), order=4)
+    # "c" and "k" equally likely by the sound: the language model knows "cat"
+    log_probs = _frames({"t": .9}, {"h": .9}, {"e": .9}, {" ": .9}, {"c": .45, "k": .45},
+                        {}, {"a": .9}, {"t": .9})
+    frames = tf.constant([8])
+    decode = lambda w, b: model.ids_to_text(  # noqa: E731
+        model.ctc_lm_beam_search(log_probs, frames, tables, 8, w, b)).numpy()[0]
+    assert decode(1.0, 0.0) == b"the cat"
+    # with no language model weight, beam search agrees with TensorFlow's
+    reference, _ = keras.ops.ctc_decode(log_probs, frames, strategy="beam_search",
+                                        beam_width=8, mask_index=model.BLANK)
+    assert decode(0.0, 0.0) == model.ids_to_text(reference[0]).numpy()[0]
+    # a repeat needs a blank between; utterances shorter than the batch stop at their end
+    repeat = _frames({"a": .9}, {}, {"a": .9}, {"a": .9}, {"b": .9})
+    ids = model.ctc_lm_beam_search(np.concatenate([repeat, repeat]), tf.constant([5, 3]),
+                                   tables, 4, 0.0, 0.0)
+    assert model.ids_to_text(ids).numpy().tolist() == [b"aab", b"aa"]
+
+
+def test_language_model_text_never_holds_a_held_out_sentence_or_its_four_words(tmp_path):
+    (tmp_path / "sayings").write_text(
+        "A stitch in time saves nine.\n%\nA stitch in time saves many.\n%\n"
+        "Look before you leap.\n%\nHe who hesitates is lost.\n%\n")
+    parts = {"train": data.Part([], ["look before you leap"], []),
+             "test": data.Part([], ["a stitch in time saves nine"], [])}
+    assert data.language_model_text(parts, tmp_path) == [
+        "he who hesitates is lost", "look before you leap"]
+    assert data.language_model_text(parts, None) == ["look before you leap"]
+
+
 def test_recognizer_config_round_trip_and_loss_on_real_lengths():
     net = model.SpeechRecognizer(len(data.ALPHABET), num_mel_bins=16, conv_filters=(4, 4),
                                  rnn_units=8, rnn_depth=1)
@@ -212,7 +283,8 @@ def test_run_exports_a_model_that_transcribes_wav_bytes_at_any_rate(workdir):
     manifest = export.read_manifest(version)
     metrics = manifest["metrics"]
     for prefix in ("test", "baseline_unidirectional"):
-        for metric in ("cer", "wer", "cer_greedy", "unseen_accent_cer", "unseen_accent_wer"):
+        for metric in ("cer", "wer", "cer_beam", "cer_greedy", "unseen_accent_cer",
+                       "unseen_accent_wer"):
             assert 0.0 <= metrics[f"{prefix}_{metric}"] <= 5.0
     assert manifest["sample_rate"] == 16000 and manifest["alphabet"] == data.ALPHABET
     assert_manifest_matches_model(version)
@@ -251,5 +323,6 @@ def test_run_exports_a_model_that_transcribes_wav_bytes_at_any_rate(workdir):
 
 
 def result_beam(pipeline, index) -> bytes:
-    """The beam-search transcript evaluation gave test utterance `index`."""
-    return str(pipeline.predictions["test"]["beam"][index]).encode()
+    """The transcript (beam search with the language model) evaluation gave test
+    utterance `index`."""
+    return str(pipeline.predictions["test"]["transcript"][index]).encode()
