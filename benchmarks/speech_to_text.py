@@ -4,7 +4,8 @@ the training time and throughput, and the export's real-time factor.
 
 Runs the default `suite run speech-to-text` (in a temporary directory with its own MLflow
 store and corpus cache, so the synthesis is timed too) and prints one row per model with
-CER and WER by beam search (and CER by greedy decoding) on both test splits, then the
+CER and WER of the served decoding (beam search with the character language model), and
+CER of plain beam search and of greedy decoding, on both test splits, then the
 synthesis time, the training time and throughput (seconds of audio per second of
 training) of the model and of the baseline, and the real-time factor of `serving_default`
 (seconds of audio transcribed per second of compute, WAV bytes in, text out) at batch 1
@@ -40,8 +41,8 @@ def quality_table(result, pipeline) -> None:
     minutes = {name: part.seconds(rate) / 60 for name, part in pipeline.parts.items()}
     print("\nspeech-to-text on the espeak-ng corpus: " + ", ".join(
         f"{name} {sizes[name]} ({minutes[name]:.0f} min)" for name in sizes))
-    print(f"{'model':<27}{'unseen speakers':>34}{'unseen accent':>34}")
-    print(f"{'':<27}" + f"{'CER':>10}{'WER':>10}{'CER greedy':>14}" * 2)
+    print(f"{'model':<27}{'unseen speakers':>46}{'unseen accent':>46}")
+    print(f"{'':<27}" + f"{'CER':>10}{'WER':>10}{'CER no LM':>12}{'CER greedy':>14}" * 2)
     for label, key in ROWS:
         if f"{key}_cer" not in m:
             continue
@@ -49,6 +50,7 @@ def quality_table(result, pipeline) -> None:
         for split in ("", "unseen_accent_"):
             cells += [f"{m.get(f'{key}_{split}cer', float('nan')):>10.3f}",
                       f"{m.get(f'{key}_{split}wer', float('nan')):>10.3f}",
+                      f"{m.get(f'{key}_{split}cer_beam', float('nan')):>12.3f}",
                       f"{m.get(f'{key}_{split}cer_greedy', float('nan')):>14.3f}"]
         print(f"{label:<27}" + "".join(cells))
 

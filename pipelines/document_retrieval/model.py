@@ -69,7 +69,7 @@ def fit_vocabulary(texts, size: int, stop_words=()) -> list[str]:
 
 
 def neighbour_targets(counts: np.ndarray, idf: np.ndarray, k: int, weight: float,
-                      batch: int = 512) -> np.ndarray:
+                      index: np.ndarray | None = None, batch: int = 512) -> np.ndarray:
     """Reconstruction targets that add to each document's word counts the mean word
     proportions of its `k` nearest indexed documents by TF-IDF cosine, scaled to `weight`
     times the document's own word count.
@@ -80,9 +80,12 @@ def neighbour_targets(counts: np.ndarray, idf: np.ndarray, k: int, weight: float
     documents and no labels are used; a query is still coded from its words alone.
 
     Args:
-        counts: `[documents, V]` word counts of the indexed documents.
+        counts: `[documents, V]` word counts.
         idf: V inverse document frequencies (the TF-IDF weighting of the search).
         k: neighbours per document (fewer when the index is smaller).
+        index: the indexed documents' word counts, where the neighbours of other documents
+            (validation queries) are found; none: `counts` are the indexed documents, and
+            each document's neighbours are the others.
         weight: the neighbours' share relative to the document's own words.
         batch: documents compared at once.
     """
@@ -91,19 +94,23 @@ def neighbour_targets(counts: np.ndarray, idf: np.ndarray, k: int, weight: float
     from suite.metrics.retrieval import cosine_top_k
 
     counts = np.asarray(counts, np.float32)
-    n = len(counts)
-    k = min(int(k), n - 1)
-    if k < 1 or weight <= 0:
+    pool = counts if index is None else np.asarray(index, np.float32)
+    n, own = len(counts), index is None
+    k = min(int(k), len(pool) - own)
+    if k < 1 or weight <= 0 or not n:
         return counts
-    features = np.log1p(counts) * np.asarray(idf, np.float32)
-    ids, _ = cosine_top_k(features, features, k + 1, batch=batch)
-    not_self = ids != np.arange(n)[:, None]
-    not_self[not_self.all(axis=1), -1] = False  # a duplicate outranked the document itself
-    neighbours = ids[not_self].reshape(n, k)
+    idf = np.asarray(idf, np.float32)
+    ids, _ = cosine_top_k(np.log1p(counts) * idf, np.log1p(pool) * idf, k + own, batch=batch)
+    if own:
+        not_self = ids != np.arange(n)[:, None]
+        not_self[not_self.all(axis=1), -1] = False  # a duplicate outranked the document
+        ids = ids[not_self].reshape(n, k)
     totals = counts.sum(axis=1, keepdims=True)
-    proportions = counts / np.maximum(totals, 1.0)
+    pool_totals = pool.sum(axis=1, keepdims=True)
+    proportions = pool / np.maximum(pool_totals, 1.0)
     mean = sparse.csr_matrix((np.full(n * k, 1.0 / k, np.float32),
-                              (np.repeat(np.arange(n), k), neighbours.ravel())), shape=(n, n))
+                              (np.repeat(np.arange(n), k), ids.ravel())),
+                             shape=(n, len(pool)))
     return (counts + weight * totals * (mean @ proportions)).astype(np.float32)
 
 

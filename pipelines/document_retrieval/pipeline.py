@@ -83,9 +83,11 @@ class DocumentRetrievalPipeline(Pipeline):
 
         names = ("reconstruction", "map") if m.map_head else ("reconstruction",)
         self.targets = dict(self.counts)
-        if m.neighbours and m.neighbour_weight:
-            self.targets["train"] = model.neighbour_targets(
-                self.counts["train"], state.idf, m.neighbours, m.neighbour_weight)
+        if m.neighbours and m.neighbour_weight:  # validation and test losses alike
+            for name, counts in self.counts.items():
+                self.targets[name] = model.neighbour_targets(
+                    counts, state.idf, m.neighbours, m.neighbour_weight,
+                    index=None if name == "train" else self.counts["train"])
 
         def targets(counts, words):
             return counts, {name: words for name in names}

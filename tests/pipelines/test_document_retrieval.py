@@ -195,6 +195,11 @@ def test_neighbour_targets_add_the_nearest_documents_words_and_never_the_documen
     np.testing.assert_allclose(targets[2], counts[2] * 1.5)
     np.testing.assert_allclose(targets[4], 0.0)
     np.testing.assert_array_equal(model.neighbour_targets(counts, idf, k=0, weight=1.0), counts)
+    # a query's neighbours come from the index, itself not being in it
+    query = np.array([[0, 0, 1, 3]], "float32")
+    np.testing.assert_allclose(
+        model.neighbour_targets(query, idf, k=1, weight=1.0, index=counts[1:4]),
+        query + 4 * np.array([[0, 0, 0.5, 0.5]]))
     assert model.neighbour_targets(counts, idf, k=10, weight=1.0).shape == counts.shape
 
 
