@@ -107,6 +107,9 @@ class SpeechToTextConfig(Config):
             raise ConfigError(f"config keys 'data.min_words' = {self.data.min_words} and "
                               f"'data.max_words' = {self.data.max_words}: expected "
                               "min_words <= max_words")
+        if self.model.lm_order == 1:
+            raise ConfigError("config key 'model.lm_order': got 1, expected 0 (no language "
+                              "model) or an order of 2 or more")
         if self.model.step_ms > self.model.frame_ms:
             raise ConfigError(f"config key 'model.step_ms': got {self.model.step_ms}, "
                               f"expected at most model.frame_ms ({self.model.frame_ms})")

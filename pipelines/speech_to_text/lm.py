@@ -95,7 +95,6 @@ class CharLanguageModel(tf.Module):
     def __init__(self, ngrams: dict[str, float], contexts: dict[str, float], order: int):
         super().__init__(name="char_language_model")
         self.order = int(order)
-        self.size = len(ngrams)
         self.ngrams = _table(ngrams, _MISSING)
         self.contexts = _table(contexts, 0.0)
 

@@ -150,10 +150,11 @@ def ids_to_text(ids):
 
 def transcribe_graph(net: SpeechRecognizer, beam_width: int, lm=None, lm_weight: float = 0.5,
                      length_bonus: float = 2.0):
-    """`(waveform, length) -> {"greedy", "beam"[, "lm"]: strings}` as TensorFlow ops: the
-    model, then CTC decoding (best path; beam search of `beam_width`; with a language
-    model `lm`, beam search with it fused in, `ctc_lm_beam_search`) and the characters
-    joined into text, all in the graph. A beam width of 1 reuses greedy for "beam"."""
+    """`(waveform, length) -> {"greedy", "beam"[, "lm"], "transcript": strings}` as
+    TensorFlow ops: the model, then CTC decoding (best path; beam search of `beam_width`;
+    with a language model `lm`, beam search with it fused in, `ctc_lm_beam_search`) and
+    the characters joined into text, all in the graph. "transcript" is the decoding the
+    export serves ("lm", else "beam"). A beam width of 1 reuses greedy for "beam"."""
 
     def transcribe(waveform, length):
         out = net({"waveform": waveform, "length": length}, training=False)
@@ -171,6 +172,7 @@ def transcribe_graph(net: SpeechRecognizer, beam_width: int, lm=None, lm_weight:
         if lm is not None:
             texts["lm"] = ids_to_text(ctc_lm_beam_search(log_probs, frames, lm, beam_width,
                                                          lm_weight, length_bonus))
+        texts["transcript"] = texts.get("lm", texts["beam"])
         return texts
 
     return transcribe
@@ -190,8 +192,7 @@ _HASH = 1000003   # prefix hashes: hash(prefix + c) = hash(prefix) * _HASH + c (
 
 
 def _logaddexp(a, b):
-    top = tf.maximum(a, b)
-    return top + tf.math.log(tf.exp(a - top) + tf.exp(b - top))
+    return tf.reduce_logsumexp(tf.stack([a, b]), axis=0)
 
 
 def ctc_lm_beam_search(log_probs, frames, lm, beam_width: int, lm_weight: float,

@@ -170,7 +170,6 @@ class SpeechToTextPipeline(Pipeline):
                 texts = transcribe(net, self.parts[name], fn=fn)
                 for key, values in texts.items():
                     out[f"{prefix}{key}"] = np.asarray(values, dtype=str)
-                out[f"{prefix}transcript"] = out[f"{prefix}{served(texts)}"]
         out["parameters"] = np.asarray(net.count_params())
         return out
 
@@ -273,10 +272,10 @@ class SpeechToTextPipeline(Pipeline):
 
         def from_bytes(audio):
             waveform, length = model.decode_audio(audio, rate)
-            return {"transcript": served_text(transcribe_fn(waveform, length))}
+            return {"transcript": transcribe_fn(waveform, length)["transcript"]}
 
         def from_waveform(waveform, length):
-            return {"transcript": served_text(transcribe_fn(waveform, length))}
+            return {"transcript": transcribe_fn(waveform, length)["transcript"]}
 
         archive = keras.export.ExportArchive()
         archive.track(net)
@@ -288,15 +287,6 @@ class SpeechToTextPipeline(Pipeline):
             tf.TensorSpec([None, None], tf.float32, name="waveform"),
             tf.TensorSpec([None], tf.int32, name="length")])
         return archive
-
-
-def served(texts) -> str:
-    """Which of `transcribe_graph`'s decodings the export serves."""
-    return "lm" if "lm" in texts else "beam"
-
-
-def served_text(texts):
-    return texts[served(texts)]
 
 
 def transcriber(net: keras.Model, beam_width: int, lm=None, lm_weight: float = 0.5,

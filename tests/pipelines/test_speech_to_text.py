@@ -77,6 +77,8 @@ def test_plan_never_speaks_a_test_sentence_or_voice_in_training():
 def test_config_checks_ranges():
     with pytest.raises(ConfigError, match="'data.speed': got \\(200, 100\\)"):
         load_config(SpeechToTextConfig, overrides=["data.speed=200,100"])
+    with pytest.raises(ConfigError, match="'model.lm_order': got 1"):
+        _tiny_config("model.lm_order=1")
     with pytest.raises(ConfigError, match="'model.step_ms': got 30.0"):
         load_config(SpeechToTextConfig, overrides=["model.step_ms=30"])
 
