@@ -34,6 +34,7 @@ import os
 import sys
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import keras
@@ -251,10 +252,14 @@ class Trainer:
             # before it instead of failing on a half-written file
             cbs.append(keras.callbacks.BackupAndRestore(str(self.backup_dir),
                                                         double_checkpoint=True))
-        return model.fit(
-            train_ds, validation_data=val_ds, epochs=self.config.epochs,
-            callbacks=cbs, verbose=self.verbosity(), shuffle=False,  # shuffled in input_pipeline
-        )
+        with warnings.catch_warnings():
+            # Length-bucketed datasets have no known size, so Keras learns an epoch's end
+            # from the data running out and warns each time that it did: expected here.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            return model.fit(
+                train_ds, validation_data=val_ds, epochs=self.config.epochs, callbacks=cbs,
+                verbose=self.verbosity(), shuffle=False,  # shuffled in input_pipeline
+            )
 
     def standard_callbacks(self, validation: bool, monitor: str, mode: str) -> list:
         """Early stopping, learning-rate reduction and schedule, as configured."""
