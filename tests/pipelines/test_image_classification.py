@@ -16,7 +16,7 @@ from sklearn.datasets import load_digits
 
 from pipelines.image_classification.config import ImageClassificationConfig
 from pipelines.image_classification.pipeline import ImageClassificationPipeline
-from suite import export
+from suite import export, registry
 from suite.cli import main
 from suite.config import load_config
 from tests.harness import assert_manifest_matches_model, predict_without_training_code
@@ -35,7 +35,7 @@ def _digit_pngs(directory: Path, count: int):
     return paths, digits.target[:count]
 
 
-def test_run_tracks_exports_and_serves_png_bytes(workdir, capsys):
+def test_run_tracks_exports_and_serves_png_bytes(workdir, capsys, monkeypatch):
     assert main(["run", "image-classification", *TINY]) == 0
     v1 = workdir / "saved_models" / "image-classification" / "1"
     assert (v1 / "saved_model.pb").is_file()
@@ -114,6 +114,10 @@ def test_run_tracks_exports_and_serves_png_bytes(workdir, capsys):
     assert main(["predict", "no-such-model", str(paths[0])]) == 2
     assert "no exported model 'no-such-model'" in capsys.readouterr().err
 
+    # `run all` over two registered pipelines (each pipeline's own run is tested in its
+    # module; all six at once took 6 minutes on 2 cores)
+    monkeypatch.setattr(registry, "names", lambda: ["image-classification",
+                                                     "document-retrieval"])
     assert main(["run", "all", *TINY]) == 0
     summary = capsys.readouterr().out.splitlines()
     header = next(i for i, line in enumerate(summary) if line.startswith("pipeline"))
@@ -123,6 +127,8 @@ def test_run_tracks_exports_and_serves_png_bytes(workdir, capsys):
     assert row[:2] == ["image-classification", "test_accuracy"]
     assert row[3] == "baseline_logistic_regression_accuracy"
     assert row[5] == "saved_models/image-classification/2"
+    assert [line.split()[0] for line in summary[header + 2:header + 4]] == [
+        "image-classification", "document-retrieval"]
     v2 = v1.parent / "2"
     assert export.read_manifest(v2)["mlflow_run_id"] != manifest["mlflow_run_id"]
     assert len(mlflow.search_runs(experiment_names=["image-classification"])) == 2
