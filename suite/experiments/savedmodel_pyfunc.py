@@ -45,7 +45,7 @@ class SavedModelPredictor(mlflow.pyfunc.PythonModel):
         import tensorflow as tf
 
         if hasattr(model_input, "columns"):  # a DataFrame: one column per input
-            model_input = {c: _column(model_input[c]) for c in model_input.columns}
+            model_input = {c: column_array(model_input[c]) for c in model_input.columns}
         missing = sorted(set(self.specs) - set(model_input))
         if missing:
             raise ValueError(f"the model takes the input(s) {sorted(self.specs)}; missing "
@@ -55,7 +55,7 @@ class SavedModelPredictor(mlflow.pyfunc.PythonModel):
         return {name: _readable(value.numpy()) for name, value in self.signature(**feeds).items()}
 
 
-def _column(column: pd.Series) -> np.ndarray:
+def column_array(column: pd.Series) -> np.ndarray:
     """One input's values: bytes and strings as an object array (numpy's fixed-width `S`
     type would drop trailing NUL bytes, the silence at the end of a WAV), arrays stacked."""
     values = column.to_numpy()

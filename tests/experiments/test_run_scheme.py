@@ -12,6 +12,7 @@ from suite.cli import main
 from suite.config import flatten, load_config
 from suite.experiments import champion
 from suite.experiments.champion import ALIAS
+from suite.experiments.savedmodel_pyfunc import column_array
 from suite.serving.servable import Servable
 from tests.tiny import tiny_run_args
 
@@ -75,7 +76,7 @@ def test_a_run_has_the_shared_shape_and_its_model_loads_through_pyfunc(name, tmp
     assert own.is_dir() and not stale.exists()
     assert fetched[name] == tmp_path / "champions" / name / str(version.version)
     served = Servable(name, int(version.version), fetched[name])
-    feeds = ({c: np.stack(example[c].to_numpy()) for c in example.columns}
+    feeds = ({c: column_array(example[c]) for c in example.columns}
              if hasattr(example, "columns") else dict(example))
     answer = served.predict("serving_default", feeds)
     assert set(answer) == set(outputs)
