@@ -154,8 +154,11 @@ def transcribe_graph(net: SpeechRecognizer, beam_width: int, lm=None, lm_weight:
     TensorFlow ops: the model, then CTC decoding (best path; beam search of `beam_width`;
     with a language model `lm`, beam search with it fused in, `ctc_lm_beam_search`) and
     the characters joined into text, all in the graph. "transcript" is the decoding the
-    export serves ("lm", else "beam"). A beam width of 1 reuses greedy for "beam"."""
+    export serves ("lm", else "beam"). A beam width of 1 reuses greedy for "beam".
+    Its branches are on Python values only, so AutoGraph leaves it as written (converting
+    the closure failed with a "closure mismatch" warning printed to the user)."""
 
+    @tf.autograph.experimental.do_not_convert
     def transcribe(waveform, length):
         out = net({"waveform": waveform, "length": length}, training=False)
         log_probs, frames = out["log_probs"], out["frames"]
