@@ -1,0 +1,150 @@
+"""Speech to text on a real-format folder the defaults were not tuned on: an LJSpeech-layout
+folder spoken by Festival's flite (another synthesiser than the embedded corpus's espeak-ng,
+with its own voices) reading sentences of the Python standard library's docstrings (another
+text than the embedded fortunes), written at LJSpeech's 22,050 Hz.
+
+    python benchmarks/speech_folders.py [--utterances N] [--keep DIR] [--set key=value ...]
+
+Builds the folder (Debian's `flite`, listed in `benchmarks/debian-packages.txt`), runs the
+default `suite run speech-to-text --data <folder>` in a temporary directory and prints
+CER and WER of the bidirectional model and of its unidirectional baseline on the folder's
+random test split (unseen sentences of the same five voices), with the times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import concurrent.futures
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+from common import isolate, timed_run  # noqa: I001  (sets the environment first)
+
+import numpy as np  # noqa: E402
+from scipy.signal import resample_poly  # noqa: E402
+
+from pipelines.speech_to_text.data import normalize  # noqa: E402
+from pipelines.speech_to_text.pipeline import SpeechToTextPipeline  # noqa: E402
+
+VOICES = ("kal16", "awb", "rms", "slt", "kal")  # kal speaks at 8 kHz: band-limited audio
+RATE = 22050                                     # LJSpeech's sample rate
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SPEAKABLE = re.compile(r"[A-Za-z][A-Za-z ,;:']*[.!?]")
+
+
+def docstring_sentences(min_words: int = 4, max_words: int = 14) -> list[str]:
+    """Distinct sentences of the standard library's docstrings that a reader speaks as
+    written (letters and light punctuation only: no code, digits or symbols), sorted."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    seen, sentences = set(), []
+    for source in sorted(stdlib.rglob("*.py")):
+        if "test" in source.parts or "site-packages" in source.parts:
+            continue
+        try:
+            tree = ast.parse(source.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError, OSError):
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                     ast.AsyncFunctionDef)):
+                continue
+            doc = ast.get_docstring(node)
+            for sentence in _SENTENCE_END.split(" ".join((doc or "").split())):
+                words = sentence.split()
+                key = normalize(sentence)
+                if (_SPEAKABLE.fullmatch(sentence) and min_words <= len(words) <= max_words
+                        and key not in seen):
+                    seen.add(key)
+                    sentences.append(sentence)
+    return sorted(sentences)
+
+
+def speak(text: str, voice: str, stretch: float, path: Path, flite: str = "flite") -> None:
+    """One utterance: flite's WAV resampled to `RATE`, written as 16-bit mono."""
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run([flite, "-voice", voice, "--setf", f"duration_stretch={stretch:.2f}",
+                    "-t", text, "-o", str(raw)], check=True, capture_output=True)
+    with wave.open(str(raw)) as w:
+        rate = w.getframerate()
+        samples = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32)
+    raw.unlink()
+    gcd = np.gcd(rate, RATE)
+    out = np.clip(resample_poly(samples, RATE // gcd, rate // gcd), -32768, 32767)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(out.astype(np.int16).tobytes())
+
+
+def flite_folder(root: str | Path, utterances: int, seed: int = 0) -> Path:
+    """Writes `root/metadata.csv` and `root/wavs/*.wav`: `utterances` docstring sentences,
+    each spoken by a random flite voice at a random speed (0.85 to 1.2 times its own).
+
+    Raises:
+        FileExistsError: if `root` exists already.
+        FileNotFoundError: if flite is not installed.
+    """
+    if shutil.which("flite") is None:
+        raise FileNotFoundError("flite is not installed: apt-get install flite "
+                                "(benchmarks/debian-packages.txt)")
+    root = Path(root)
+    (root / "wavs").mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    sentences = docstring_sentences()
+    chosen = [sentences[i] for i in rng.permutation(len(sentences))[:utterances]]
+    rows = [(f"PY{i:05d}", text, VOICES[rng.integers(len(VOICES))],
+             float(rng.uniform(0.85, 1.2))) for i, text in enumerate(chosen)]
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        list(pool.map(lambda r: speak(r[1], r[2], r[3], root / "wavs" / f"{r[0]}.wav"), rows))
+    with open(root / "metadata.csv", "w", encoding="utf-8") as f:
+        f.writelines(f"{name}|{text}|{normalize(text)}\n" for name, text, _, _ in rows)
+    return root
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--utterances", type=int, default=5000)
+    parser.add_argument("--keep", help="build the folder here and keep it (reused if present)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    folder = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp()) / "flite"
+    start = time.perf_counter()
+    if not (folder / "metadata.csv").is_file():
+        flite_folder(folder, args.utterances)
+    build_s = time.perf_counter() - start
+    isolate("speech-folders")
+    result, pipeline, fit_s, total_s = timed_run(
+        SpeechToTextPipeline, [f"data.path={folder}", *args.set])
+    m, parts = result.metrics, pipeline.parts
+    print(f"\nspeech-to-text on {folder} (flite, {len(VOICES)} voices, docstring sentences, "
+          f"{RATE} Hz): " + ", ".join(f"{name} {len(part)} "
+                                      f"({part.seconds(pipeline.config.data.sample_rate) / 60:.0f}"
+                                      " min)" for name, part in parts.items()))
+    print(f"{'model':<27}{'CER':>8}{'WER':>8}{'CER no LM':>12}{'CER greedy':>12}")
+    for label, key in (("bidirectional (suite)", "test"),
+                       ("unidirectional (baseline)", "baseline_unidirectional")):
+        if f"{key}_cer" in m:
+            print(f"{label:<27}{m[f'{key}_cer']:>8.3f}{m.get(f'{key}_wer', float('nan')):>8.3f}"
+                  f"{m.get(f'{key}_cer_beam', float('nan')):>12.3f}"
+                  f"{m.get(f'{key}_cer_greedy', float('nan')):>12.3f}")
+    print(f"\nfolder built in {build_s:.0f}s; model training {fit_s:.0f}s for "
+          f"{len(pipeline.epochs)} epochs; baseline "
+          f"{result.baseline_seconds.get('unidirectional', 0.0):.0f}s; whole run {total_s:.0f}s")
+    if "val_cer" in pipeline.history:
+        print("validation CER by epoch (greedy): "
+              + ", ".join(f"{v:.3f}" for v in pipeline.history["val_cer"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
