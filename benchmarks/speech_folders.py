@@ -34,6 +34,7 @@ from scipy.signal import resample_poly  # noqa: E402
 
 from pipelines.speech_to_text.data import normalize  # noqa: E402
 from pipelines.speech_to_text.pipeline import SpeechToTextPipeline  # noqa: E402
+from speech_to_text import quality_table, training_report  # noqa: E402
 
 VOICES = ("kal16", "awb", "rms", "slt", "kal")  # kal speaks at 8 kHz: band-limited audio
 RATE = 22050                                     # LJSpeech's sample rate
@@ -125,24 +126,10 @@ def main(argv=None) -> int:
     isolate("speech-folders")
     result, pipeline, fit_s, total_s = timed_run(
         SpeechToTextPipeline, [f"data.path={folder}", *args.set])
-    m, parts = result.metrics, pipeline.parts
-    print(f"\nspeech-to-text on {folder} (flite, {len(VOICES)} voices, docstring sentences, "
-          f"{RATE} Hz): " + ", ".join(f"{name} {len(part)} "
-                                      f"({part.seconds(pipeline.config.data.sample_rate) / 60:.0f}"
-                                      " min)" for name, part in parts.items()))
-    print(f"{'model':<27}{'CER':>8}{'WER':>8}{'CER no LM':>12}{'CER greedy':>12}")
-    for label, key in (("bidirectional (suite)", "test"),
-                       ("unidirectional (baseline)", "baseline_unidirectional")):
-        if f"{key}_cer" in m:
-            print(f"{label:<27}{m[f'{key}_cer']:>8.3f}{m.get(f'{key}_wer', float('nan')):>8.3f}"
-                  f"{m.get(f'{key}_cer_beam', float('nan')):>12.3f}"
-                  f"{m.get(f'{key}_cer_greedy', float('nan')):>12.3f}")
-    print(f"\nfolder built in {build_s:.0f}s; model training {fit_s:.0f}s for "
-          f"{len(pipeline.epochs)} epochs; baseline "
-          f"{result.baseline_seconds.get('unidirectional', 0.0):.0f}s; whole run {total_s:.0f}s")
-    if "val_cer" in pipeline.history:
-        print("validation CER by epoch (greedy): "
-              + ", ".join(f"{v:.3f}" for v in pipeline.history["val_cer"]))
+    quality_table(result, pipeline, f"{folder} (flite, {len(VOICES)} voices, docstring "
+                                    f"sentences, {RATE} Hz)")
+    print(f"\nfolder built in {build_s:.0f}s")
+    training_report(result, pipeline, fit_s, total_s)
     return 0
 
 
