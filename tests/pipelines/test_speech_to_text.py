@@ -24,7 +24,10 @@ TINY = ["--set", "trainer.epochs=1", "--set", "data.utterances=40",
         "--set", "model.conv_filters=4,4", "--set", "model.rnn_units=8",
         "--set", "model.rnn_depth=1", "--set", "model.num_mel_bins=16",
         "--set", "model.beam_width=4", "--set", "model.val_cer_utterances=4",
-        "--set", "model.lm_order=4"]
+        "--set", "model.lm_order=4",
+        # SpecAugment and dropout are off by default; the tiny runs train with them
+        "--set", "model.freq_masks=1", "--set", "model.time_masks=1",
+        "--set", "model.dropout=0.1"]
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="espeak-ng is not installed (debian-packages.txt)")
 
