@@ -14,7 +14,6 @@ random test split (unseen sentences of the same five voices), with the times.
 from __future__ import annotations
 
 import argparse
-import ast
 import concurrent.futures
 import os
 import re
@@ -35,6 +34,8 @@ from scipy.signal import resample_poly  # noqa: E402
 from pipelines.speech_to_text.data import normalize  # noqa: E402
 from pipelines.speech_to_text.pipeline import SpeechToTextPipeline  # noqa: E402
 from speech_to_text import quality_table, training_report  # noqa: E402
+from suite.data.audio import wav_bytes  # noqa: E402
+from text_folders import docstrings  # noqa: E402
 
 VOICES = ("kal16", "awb", "rms", "slt", "kal")  # kal speaks at 8 kHz: band-limited audio
 RATE = 22050                                     # LJSpeech's sample rate
@@ -50,41 +51,33 @@ def docstring_sentences(min_words: int = 4, max_words: int = 14) -> list[str]:
     for source in sorted(stdlib.rglob("*.py")):
         if "test" in source.parts or "site-packages" in source.parts:
             continue
-        try:
-            tree = ast.parse(source.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError, ValueError, OSError):
-            continue
-        for node in ast.walk(tree):
-            if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
-                                     ast.AsyncFunctionDef)):
-                continue
-            doc = ast.get_docstring(node)
-            for sentence in _SENTENCE_END.split(" ".join((doc or "").split())):
-                words = sentence.split()
+        for doc in docstrings(source):
+            for sentence in _SENTENCE_END.split(" ".join(doc.split())):
                 key = normalize(sentence)
-                if (_SPEAKABLE.fullmatch(sentence) and min_words <= len(words) <= max_words
+                if (_SPEAKABLE.fullmatch(sentence)
+                        and min_words <= len(sentence.split()) <= max_words
                         and key not in seen):
                     seen.add(key)
                     sentences.append(sentence)
     return sorted(sentences)
 
 
-def speak(text: str, voice: str, stretch: float, path: Path, flite: str = "flite") -> None:
+def speak(text: str, voice: str, stretch: float, path: Path) -> None:
     """One utterance: flite's WAV resampled to `RATE`, written as 16-bit mono."""
     raw = path.with_suffix(".raw.wav")
-    subprocess.run([flite, "-voice", voice, "--setf", f"duration_stretch={stretch:.2f}",
-                    "-t", text, "-o", str(raw)], check=True, capture_output=True)
+    result = subprocess.run(["flite", "-voice", voice, "--setf",
+                             f"duration_stretch={stretch:.2f}", "-t", text, "-o", str(raw)],
+                            capture_output=True)
+    if result.returncode != 0 or not raw.is_file():
+        raise RuntimeError(f"flite -voice {voice} failed on {text!r}: "
+                           f"{result.stderr.decode(errors='replace').strip()}")
     with wave.open(str(raw)) as w:
         rate = w.getframerate()
         samples = np.frombuffer(w.readframes(w.getnframes()), np.int16).astype(np.float32)
     raw.unlink()
     gcd = np.gcd(rate, RATE)
     out = np.clip(resample_poly(samples, RATE // gcd, rate // gcd), -32768, 32767)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(out.astype(np.int16).tobytes())
+    path.write_bytes(wav_bytes(out.astype(np.int16), RATE))
 
 
 def flite_folder(root: str | Path, utterances: int, seed: int = 0) -> Path:
