@@ -130,7 +130,9 @@ def plan(config, accents: list[str], variants: list[str], sentences: list[str]
     """Who says what in each split of the synthesised corpus.
 
     Sentences are dealt out once: no test or validation sentence is ever spoken in
-    training. `train` and `val` use the training accents and variants; `test` (unseen
+    training. The held-out splits (sentences, voices, speeds, pitches) do not depend on
+    `utterances`, so runs with more or fewer training utterances are scored on the same
+    test. `train` and `val` use the training accents and variants; `test` (unseen
     speakers) the training accents with the held-out variants; `test_unseen_accent` the
     held-out accent with the training variants. Speed and pitch are drawn per utterance.
 
@@ -176,13 +178,13 @@ def plan(config, accents: list[str], variants: list[str], sentences: list[str]
     voices = {"train": (train_accents, train_variants), "val": (train_accents, train_variants),
               "test": (train_accents, test_variants),
               "test_unseen_accent": ([config.test_accent], train_variants)}
-    out = {}
-    for name in ("train", "val", "test", "test_unseen_accent"):
+    out = {}  # the held-out splits draw their voices first: the same whatever the size of train
+    for name in ("test", "test_unseen_accent", "val", "train"):
         accent_pool, variant_pool = voices[name]
         out[name] = [synthesis.Utterance(
             text, rng.choice(accent_pool), rng.choice(variant_pool),
             rng.randint(*config.speed), rng.randint(*config.pitch)) for text in parts[name]]
-    return out
+    return {name: out[name] for name in ("train", "val", "test", "test_unseen_accent")}
 
 
 def load_embedded(config, say=print) -> dict[str, Part]:

@@ -41,7 +41,7 @@ class SpeechRecognizer(keras.Model):
         **kwargs: standard model arguments (`name`, ...).
     """
 
-    def __init__(self, vocabulary_size, sample_rate=16000, num_mel_bins=64, frame_length=400,
+    def __init__(self, vocabulary_size, sample_rate=16000, num_mel_bins=40, frame_length=400,
                  frame_step=160, conv_filters=(32, 32), rnn_cell="gru", rnn_units=192,
                  rnn_depth=3, bidirectional=True, dropout=0.0, freq_masks=0,
                  freq_mask_width=10, time_masks=0, time_mask_width=20, seed=None, **kwargs):

@@ -73,6 +73,10 @@ def test_plan_never_speaks_a_test_sentence_or_voice_in_training():
     speeds = [u.speed for u in planned["train"]]
     assert min(speeds) >= 140 and max(speeds) <= 200 and len(set(speeds)) > 20
     assert planned == data.plan(config, accents, variants, sentences)  # seeded
+    more = data.plan(_tiny_config("data.utterances=350", "data.eval_utterances=40").data,
+                     accents, variants, sentences)
+    for held in ("val", "test", "test_unseen_accent"):  # not moved by the training size
+        assert more[held] == planned[held]
     with pytest.raises(DataError, match="'data.test_accent': got 'en-gb-scotland'"):
         data.plan(config, ["en-gb", "en-us"], variants, sentences)
 
