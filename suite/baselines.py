@@ -20,6 +20,7 @@ import datetime
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 import uuid
@@ -181,3 +182,146 @@ def select(baselines: list[Baseline], spec: str) -> list[Baseline]:
             f"config key 'eval.baselines': got {spec!r}, expected all, none or a "
             f"comma-separated list of {', '.join(known) or '(this pipeline has none)'}")
     return [known[n] for n in dict.fromkeys(names)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """The model's main test metric against the strongest baseline's.
+
+    Args:
+        metric: the main metric's name without prefix (`accuracy`, `mase`).
+        value: the model's `test_<metric>` (None or NaN when it has none).
+        higher_is_better: the metric's direction.
+        strongest: the baseline with the best value, the simpler one on a tie; None when
+            no baseline has a finite value.
+        strongest_value: its value.
+        beaten_by: every baseline that scores strictly better than the model, best first.
+        scores: each baseline's finite value, by name, simplest first.
+        ablation: the pipeline's `main_baseline` (the ablation its task is about) and its
+            value, shown beside the strongest, never instead of it; None when not scored.
+    """
+
+    metric: str
+    value: float | None
+    higher_is_better: bool
+    strongest: str | None
+    strongest_value: float | None
+    beaten_by: tuple[str, ...]
+    scores: dict[str, float]
+    ablation: tuple[str, float] | None = None
+
+    @property
+    def beaten(self) -> bool:
+        return bool(self.beaten_by)
+
+    @property
+    def margin(self) -> float | None:
+        """How much better the model is than the strongest baseline, in the metric's
+        direction (negative: the baseline is better); None without both values."""
+        if self.strongest is None or not _finite(self.value):
+            return None
+        gap = self.value - self.strongest_value
+        return gap if self.higher_is_better else -gap
+
+    def verdict(self) -> str:
+        """`wins (margin +0.0083)`, `BEATEN by ets (margin -0.0780)`, `ties`, or `-`; the
+        margin is the model's lead over the strongest baseline, in the metric's
+        direction."""
+        margin = self.margin
+        text = "-" if margin is None else f" (margin {margin:+.4f})"
+        if self.beaten:
+            return f"BEATEN by {', '.join(self.beaten_by)}" + ("" if margin is None else text)
+        if margin is None:
+            return "-"
+        return "ties" if margin == 0 else "wins" + text
+
+    def line(self) -> str:
+        """One line: the model's value against the strongest baseline's, and the verdict."""
+        model = "-" if not _finite(self.value) else f"{self.value:.4f}"
+        if self.strongest is None:
+            text = f"test_{self.metric} {model}; no baseline scored"
+        else:
+            text = (f"test_{self.metric} {model} vs strongest baseline {self.strongest} "
+                    f"{self.strongest_value:.4f}: {self.verdict()}")
+        if self.ablation is not None and self.ablation[0] != self.strongest:
+            text += f"; ablation {self.ablation[0]} {self.ablation[1]:.4f}"
+        return text
+
+    def warning(self) -> str | None:
+        """The one WARNING line of a run some baseline beats, or None."""
+        if not self.beaten:
+            return None
+        direction = "higher" if self.higher_is_better else "lower"
+        model = "no value" if not _finite(self.value) else f"{self.value:.4f}"
+        names = ", ".join(f"{n} ({self.scores[n]:.4f})" for n in self.beaten_by)
+        verb = "beats" if len(self.beaten_by) == 1 else "beat"
+        return (f"WARNING: baseline{'s' * (len(self.beaten_by) > 1)} {names} {verb} the "
+                f"model on test_{self.metric}: the model has {model} ({direction} is better)")
+
+    def summary(self) -> dict[str, Any]:
+        """The comparison as the manifest records it."""
+        return {"metric": f"test_{self.metric}", "value": self.value,
+                "higher_is_better": self.higher_is_better,
+                "strongest_baseline": self.strongest,
+                "strongest_baseline_value": self.strongest_value,
+                "margin": self.margin, "beaten_by": list(self.beaten_by),
+                "ablation": None if self.ablation is None else
+                {"baseline": self.ablation[0], "value": self.ablation[1]},
+                "line": self.line()}
+
+
+def compare(metrics: dict[str, float], metric: str, higher_is_better: bool,
+            order: list[str] | tuple[str, ...] = (), ablation: str | None = None
+            ) -> Comparison:
+    """Compares `test_<metric>` with every `baseline_<name>_<metric>` in `metrics`.
+
+    Args:
+        metrics: a run's metrics, as MLflow and the manifest name them.
+        metric: the main metric without prefix.
+        higher_is_better: its direction.
+        order: baseline names from the simplest to the most complex (a pipeline declares
+            its baselines in that order); on a tie the simpler one is the strongest.
+            When given, only these names are baselines (a longer metric such as
+            `unseen_accent_cer` also ends in `_cer`); when empty, every
+            `baseline_<name>_<metric>` key counts, in name order.
+        ablation: the pipeline's `main_baseline`, reported beside the strongest.
+
+    Example:
+        >>> compare({"test_mase": 0.53, "baseline_naive_mase": 1.2,
+        ...          "baseline_ets_mase": 0.45}, "mase", False, ["naive", "ets"]).line()
+        'test_mase 0.5300 vs strongest baseline ets 0.4500: BEATEN by ets (margin -0.0800)'
+    """
+    suffix = f"_{metric}"
+    found = {key[len("baseline_"):-len(suffix)]: float(value)
+             for key, value in metrics.items()
+             if key.startswith("baseline_") and key.endswith(suffix)
+             and len(key) > len("baseline_") + len(suffix) and _finite(value)}
+    if order:  # `baseline_unidirectional_unseen_accent_cer` ends in `_cer` too
+        found = {name: v for name, v in found.items() if name in order}
+    rank = {name: i for i, name in enumerate(order)}
+    names = sorted(found, key=lambda n: (rank.get(n, len(rank)), n))
+    scores = {n: found[n] for n in names}
+    sign = 1.0 if higher_is_better else -1.0
+    strongest = None
+    for name in names:  # simplest first: a later one must be strictly better to take over
+        if strongest is None or sign * scores[name] > sign * scores[strongest]:
+            strongest = name
+    value = metrics.get(f"test_{metric}")
+    value = float(value) if value is not None else None
+    if _finite(value):
+        beaten = [n for n in names if sign * scores[n] > sign * value]
+    else:
+        beaten = list(names)
+    beaten.sort(key=lambda n: -sign * scores[n])
+    return Comparison(
+        metric=metric, value=value, higher_is_better=higher_is_better, strongest=strongest,
+        strongest_value=scores[strongest] if strongest is not None else None,
+        beaten_by=tuple(beaten), scores=scores,
+        ablation=(ablation, scores[ablation]) if ablation in scores else None)
+
+
+def _finite(value) -> bool:
+    try:
+        return value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

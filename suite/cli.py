@@ -244,6 +244,8 @@ def _report(result, seconds: float) -> None:
     if result.baselines_failed:
         print(f"  baselines that failed (left out): {', '.join(result.baselines_failed)}")
     print(_metrics_table(result.metrics))
+    if result.comparison is not None:
+        print(f"  {result.comparison.line()}")
     print(f"  exported to {result.export_dir}")
     if result.registered is not None:
         d = result.registered
@@ -280,12 +282,24 @@ def _metrics_table(metrics: dict[str, float]) -> str:
 
 
 def _summary(results, failed) -> str:
-    rows = [("pipeline", "metric", "value", "baseline", "value", "export", "MLflow run")]
+    """`suite run all`'s table: each model against its strongest baseline (a row some
+    baseline beats is marked BEATEN), the ablation beside it, the time and the records."""
+    rows = [("pipeline", "metric", "model", "strongest baseline", "value", "result",
+             "ablation", "time", "export", "MLflow run")]
     for r in results:
-        rows.append((r.pipeline, r.main_metric, _fmt(r.main_value), r.baseline_metric,
-                     _fmt(r.baseline_value), str(r.export_dir), r.run_id or "-"))
-    rows += [(name, "FAILED", "", "", "", "", "") for name in failed]
-    return "\n" + _table(rows)
+        c = r.comparison
+        ablation = "-" if c is None or c.ablation is None else \
+            f"{c.ablation[0]} {c.ablation[1]:.4f}"
+        rows.append((r.pipeline, r.main_metric, _fmt(r.main_value),
+                     (c.strongest if c else None) or "-",
+                     _fmt(c.strongest_value if c else None), c.verdict() if c else "-",
+                     ablation, f"{r.seconds / 60:.1f} min", str(r.export_dir),
+                     r.run_id or "-"))
+    rows += [(name, "FAILED", *[""] * 8) for name in failed]
+    beaten = [r.pipeline for r in results if r.beaten_by]
+    note = (f"\nBEATEN: a baseline scores better than the model in {', '.join(beaten)}"
+            if beaten else "")
+    return "\n" + _table(rows) + note
 
 
 def _fmt(value) -> str:
@@ -466,8 +480,7 @@ def cmd_runs(args) -> int:
             print(f"error: cannot read runs from {tracking_uri()}: {e}", file=sys.stderr)
             return EXIT_FAILED
         if len(found):
-            rows = runs.table_rows(found, f"test_{cls.main_metric}",
-                                   f"baseline_{cls.main_baseline}_{cls.main_metric}")
+            rows = runs.table_rows(found, cls().compare)
             tables.append(f"{name} ({len(found)} run{'s' * (len(found) > 1)})\n"
                           + _table(rows))
     print("\n\n".join(tables) if tables else f"no runs in {tracking_uri()}")
@@ -484,7 +497,8 @@ def cmd_champion(args) -> int:
     client = mlflow.MlflowClient(tracking_uri())
     names = [registry.get(args.pipeline).name] if args.pipeline else registry.names()
     try:
-        print("\n".join(champion.report(client, name) for name in names))
+        print("\n".join(champion.report(client, name, registry.get(name)().compare)
+                        for name in names))
     except mlflow.exceptions.MlflowException as e:
         print(f"error: cannot read the registry at {tracking_uri()}: {e.message}",
               file=sys.stderr)

@@ -44,6 +44,7 @@ import importlib.metadata
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -52,7 +53,8 @@ import numpy as np
 import tensorflow as tf
 
 from suite import export, plots
-from suite.baselines import Baseline, BaselineCache, BaselineResult, select
+from suite.baselines import (Baseline, BaselineCache, BaselineResult, Comparison, compare,
+                             select)
 from suite.checkpoint import Checkpoint
 from suite.config import Config, flatten, to_dict
 from suite.data import DataInfo, Splits, fingerprint_state
@@ -79,7 +81,7 @@ class RunResult:
     export_dir: Path
     run_id: str | None
     main_metric: str
-    baseline_metric: str
+    baseline_metric: str                   # the strongest baseline's, "" when none scored
     tracking_errors: list[str]
     experiment_id: str | None = None
     restored: bool = False                 # the model came from a checkpoint, not training
@@ -87,6 +89,12 @@ class RunResult:
     baselines_failed: list[str] = dataclasses.field(default_factory=list)
     baseline_seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # when computed
     registered: Any = None                 # the `suite.experiments.champion.Decision`
+    comparison: Comparison | None = None   # the main metric against the strongest baseline
+    seconds: float = 0.0                   # the whole run, data to export
+
+    @property
+    def beaten_by(self) -> list[str]:
+        return list(self.comparison.beaten_by) if self.comparison else []
 
     @property
     def main_value(self) -> float | None:
@@ -104,6 +112,10 @@ class Pipeline:
     `load_data`, `build_model`, `predict`, `score`, `serving_model` and `describe`; the
     other hooks have defaults. `run()` is shared; the module docstring lists its steps.
 
+    Every result is shown against the strongest baseline on the main metric (`compare`);
+    `main_baseline` is the ablation the task is about (no attention, no skips), shown
+    beside it, never instead.
+
     Args:
         config: the pipeline's config; defaults to `config_cls()`. Its `eval.baselines`
             is checked against the declared baselines here, before any work.
@@ -112,7 +124,7 @@ class Pipeline:
     name: ClassVar[str]
     config_cls: ClassVar[type[Config]]
     main_metric: ClassVar[str]            # e.g. "accuracy" -> test_accuracy
-    main_baseline: ClassVar[str]          # one of the declared baselines' names
+    main_baseline: ClassVar[str]          # the ablation: one of the declared baselines
     higher_is_better: ClassVar[bool] = True  # of the main metric: accuracy, BLEU up; CER down
     monitor: ClassVar[str] = "val_loss"   # what early stopping watches
     monitor_mode: ClassVar[str] = "auto"
@@ -137,7 +149,9 @@ class Pipeline:
         raise NotImplementedError
 
     def baselines(self) -> list[Baseline]:
-        """The declared baselines; cheap (a list of declarations, nothing is fitted)."""
+        """The declared baselines, from the simplest to the most complex (on a tie of the
+        main metric the simpler one counts as the strongest); cheap: a list of
+        declarations, nothing is fitted."""
         return []
 
     def predict(self, model: keras.Model, splits: Splits) -> dict[str, np.ndarray]:
@@ -200,6 +214,22 @@ class Pipeline:
         return None
 
     # --- helpers for pipelines ----------------------------------------------------------
+
+    def compare(self, metrics: dict[str, float]) -> Comparison:
+        """The model's main test metric in `metrics` against the strongest baseline's."""
+        return compare(metrics, self.main_metric, self.higher_is_better,
+                       [b.name for b in self.baselines()], ablation=self.main_baseline)
+
+    def dataset_name(self, info: DataInfo) -> str:
+        """A short name of the run's data: the folder or file a user gave, or the
+        embedded set's name (`info.source` up to its first parenthesis or semicolon)."""
+        path = getattr(self.config.data, "path", None)
+        if path:
+            return Path(path).resolve().name or str(path)
+        name = info.source.removeprefix("embedded:").strip()
+        for stop in ("(", ";"):
+            name = name.split(stop)[0].strip()
+        return name or self.name
 
     def fit_network(self, build, splits: Splits, workdir: Path, *, augment=None,
                     batch=None) -> keras.Model:
@@ -277,6 +307,7 @@ class Pipeline:
         than the chief only trains, and returns None."""
         self.trainer.strategy  # first: a cluster's strategy must exist before other TF work,
         # and an unusable one fails here, before any work
+        started = time.perf_counter()
         keras.utils.set_random_seed(self.config.trainer.seed)
         splits = self.load_data()
         info = splits.info
@@ -305,7 +336,7 @@ class Pipeline:
                       run_id=earlier_run, parent_run_id=parent_run_id)
         continued = earlier_run is not None and tracker.run_id == earlier_run
         try:
-            return self._run(splits, checkpoint, tracker, commit, continued)
+            return self._run(splits, checkpoint, tracker, commit, continued, started)
         except BaseException:
             tracker.end("KILLED" if isinstance(sys.exc_info()[1], KeyboardInterrupt)
                         else "FAILED")
@@ -317,7 +348,7 @@ class Pipeline:
             raise
 
     def _run(self, splits: Splits, checkpoint: Checkpoint, tracker: Tracker,
-             commit: str | None, continued: bool) -> RunResult:
+             commit: str | None, continued: bool, started: float) -> RunResult:
         info = splits.info
         if tracker.run_id:
             checkpoint.note_run_id(tracker.run_id)
@@ -336,6 +367,11 @@ class Pipeline:
                           "data_skipped": len(info.skipped)})
         if info.skipped:
             tracker.log_text("\n".join(info.skipped) + "\n", "reports/skipped_inputs.txt")
+        dataset = self.dataset_name(info)
+        if not continued:  # the first attempt logged it
+            tracker.log_dataset(dataset, info.fingerprint,
+                                getattr(self.config.data, "path", None), info.sizes,
+                                info.source)
 
         model, restored = self.fit(splits, checkpoint, tracker)
 
@@ -348,6 +384,13 @@ class Pipeline:
                    for prefix, p in predictions.items()
                    for metric, value in self.score(p, splits).items()}
         tracker.log_metrics(metrics)
+        comparison = self.compare(metrics)
+        say(self.name, comparison.line())
+        if comparison.beaten:  # a result, not an error: the run goes on and exits 0
+            say(self.name, comparison.warning())
+        tracker.set_tags({"strongest_baseline": comparison.strongest or "-",
+                          **({"beaten_by": ",".join(comparison.beaten_by)}
+                             if comparison.beaten else {})})
 
         figures = {"learning_curves": plots.learning_curves(self.history, self.epochs)}
         figures.update(self.figures(model, splits, predictions))
@@ -356,7 +399,7 @@ class Pipeline:
         for path, text in self.artifacts(model, splits, predictions).items():
             tracker.log_text(text, f"reports/{path}")
 
-        manifest = self._manifest(info, metrics, tracker.run_id, commit)
+        manifest = self._manifest(info, metrics, tracker.run_id, commit, comparison)
         export_dir = export.export(self.serving_model(model, info), self.config.export.dir,
                                    self.name, manifest, self.describe(info))
         checkpoint.clear()  # exported: a later failure must not restore and export it again
@@ -366,16 +409,23 @@ class Pipeline:
         champion = None
         if model_uri and self.config.export.register:
             champion = tracker.register(model_uri, self.champion_candidate(metrics, info))
+        seconds = time.perf_counter() - started
+        sizes = ", ".join(f"{k} {v}" for k, v in info.sizes.items())
+        tracker.set_description(
+            f"{comparison.line()} · data: {dataset} ({sizes}; fingerprint {info.fingerprint})"
+            f" · {_duration(seconds)}, finished "
+            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
         tracker.end("FINISHED")
         return RunResult(
             pipeline=self.name, metrics=metrics, export_dir=export_dir, run_id=tracker.run_id,
             main_metric=f"test_{self.main_metric}",
-            baseline_metric=f"baseline_{self.main_baseline}_{self.main_metric}",
+            baseline_metric=(f"baseline_{comparison.strongest}_{self.main_metric}"
+                             if comparison.strongest else ""),
             tracking_errors=list(tracker.errors), experiment_id=tracker.experiment_id,
             restored=restored, baselines_reused=[r.name for r in results if r.reused],
             baselines_failed=list(self.failed_baselines),
             baseline_seconds={r.name: r.seconds for r in results},
-            registered=champion,
+            registered=champion, comparison=comparison, seconds=seconds,
         )
 
     def _baselines(self, splits: Splits, tracker: Tracker) -> list[BaselineResult]:
@@ -409,7 +459,7 @@ class Pipeline:
         return results
 
     def _manifest(self, info: DataInfo, metrics: dict, run_id: str | None,
-                  commit: str | None) -> dict:
+                  commit: str | None, comparison: Comparison) -> dict:
         return {
             "pipeline": self.name,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -417,6 +467,7 @@ class Pipeline:
             "labels": info.classes,
             **self.manifest_extra(info),
             "metrics": metrics,
+            "summary": comparison.summary(),
             "config": to_dict(self.config),
             "mlflow_run_id": run_id,
             "data_fingerprint": info.fingerprint,
@@ -434,6 +485,11 @@ class Pipeline:
         return Candidate(metric=metric, value=metrics.get(metric),
                          higher_is_better=self.higher_is_better,
                          data_fingerprint=info.fingerprint)
+
+
+def _duration(seconds: float) -> str:
+    """`41 s`, `12.5 min`."""
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def say(pipeline: str, message: str) -> None:

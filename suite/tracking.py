@@ -108,6 +108,35 @@ class Tracker:
         self._call("set tags", lambda m: m.set_tags({k: str(v) for k, v in tags.items()
                                                      if v is not None}))
 
+    def log_dataset(self, name: str, digest: str, source: str | None,
+                    sizes: dict[str, int] | None = None, description: str = "") -> None:
+        """Logs the run's data as an MLflow dataset input: `name`, the data fingerprint as
+        its `digest`, and where it came from (`source`: a path a user gave, or None for an
+        embedded set, recorded by its `description`). The Runs table's Dataset column and
+        the run page show it; the split sizes are its tags."""
+        def _log(mlflow):
+            import warnings
+
+            from mlflow.data.code_dataset_source import CodeDatasetSource
+            from mlflow.data.dataset_source_registry import resolve_dataset_source
+            from mlflow.data.meta_dataset import MetaDataset
+
+            if source is None:
+                origin = CodeDatasetSource(tags={"embedded": description or name})
+            else:
+                with warnings.catch_warnings():  # a local path matches two source kinds
+                    warnings.simplefilter("ignore")
+                    origin = resolve_dataset_source(str(Path(source).resolve()))
+            mlflow.log_input(MetaDataset(origin, name=name, digest=digest),
+                             context="training",
+                             tags={k: str(v) for k, v in (sizes or {}).items()})
+
+        self._call("log the dataset", _log)
+
+    def set_description(self, text: str) -> None:
+        """Sets the run's description (the `mlflow.note.content` tag the UI shows)."""
+        self.set_tags({"mlflow.note.content": text})
+
     def log_figure(self, figure, name: str) -> None:
         """Logs a matplotlib figure as `figures/<name>.png`."""
         self._call("log figure", lambda m: m.log_figure(figure, f"figures/{name}.png"))

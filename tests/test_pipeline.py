@@ -124,8 +124,8 @@ def test_baselines_are_reused_when_only_the_model_changes(workdir, capsys):
     for key in ("baseline_mlp_accuracy", "baseline_logistic_regression_accuracy"):
         assert second.metrics[key] == first.metrics[key]
     runs = _runs().set_index("run_id")
-    assert runs.loc[first.run_id, "tags.baselines_computed"] == "mlp,logistic_regression"
-    assert runs.loc[second.run_id, "tags.baselines_reused"] == "mlp,logistic_regression"
+    assert runs.loc[first.run_id, "tags.baselines_computed"] == "logistic_regression,mlp"
+    assert runs.loc[second.run_id, "tags.baselines_reused"] == "logistic_regression,mlp"
     assert runs.loc[second.run_id, "tags.baseline.mlp"] == f"reused from run {first.run_id}"
     # a change the MLP depends on trains it again; logistic regression is still reused
     third = _pipeline("model.conv_dropout=0.2", "model.mlp_hidden=32").run()
@@ -140,8 +140,8 @@ def test_eval_baselines_selects_them(workdir, capsys):
     assert "baseline_logistic_regression_accuracy" in result.metrics
     assert "baseline_mlp_accuracy" not in result.metrics
     with pytest.raises(ConfigError, match=r"'eval.baselines': got 'mlp,knn', expected all, "
-                                          r"none or a comma-separated list of mlp, "
-                                          r"logistic_regression"):
+                                          r"none or a comma-separated list of "
+                                          r"logistic_regression, mlp"):
         _pipeline("eval.baselines=mlp,knn")
     assert main(["run", "image-classification", "--set", "eval.baselines=knn"]) == 2
     assert "'eval.baselines': got 'knn'" in capsys.readouterr().err
@@ -177,3 +177,68 @@ def test_task_callbacks_log_epoch_metrics_to_mlflow(workdir):
     history = mlflow.MlflowClient().get_metric_history(result.run_id, "val_probe")
     assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [
         (0, 10.0), (1, 11.0)]
+
+
+def test_a_baseline_that_beats_the_model_is_said_everywhere(workdir, capsys):
+    """A one-epoch CNN on 140 digits against logistic regression: a result, not an error."""
+    result = _pipeline("trainer.epochs=1", "eval.baselines=logistic_regression").run()
+    assert result.tracking_errors == []
+    lr = result.metrics["baseline_logistic_regression_accuracy"]
+    assert lr > result.metrics["test_accuracy"]
+    assert result.beaten_by == ["logistic_regression"]
+    assert result.baseline_metric == "baseline_logistic_regression_accuracy"
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
+    assert warnings == [
+        f"[image-classification] WARNING: baseline logistic_regression ({lr:.4f}) beats the "
+        f"model on test_accuracy: the model has {result.metrics['test_accuracy']:.4f} "
+        "(higher is better)"]
+
+    run = mlflow.MlflowClient().get_run(result.run_id)
+    assert run.data.tags["beaten_by"] == "logistic_regression"
+    assert run.data.tags["strongest_baseline"] == "logistic_regression"
+    summary = export.read_manifest(result.export_dir)["summary"]
+    assert summary["beaten_by"] == ["logistic_regression"]
+    assert summary["strongest_baseline_value"] == lr and summary["margin"] < 0
+
+    import dataclasses
+
+    from suite.cli import _summary
+
+    metrics = {"test_accuracy": 0.99, "baseline_logistic_regression_accuracy": 0.9}
+    winner = dataclasses.replace(result, metrics=metrics,
+                                 comparison=_pipeline().compare(metrics))
+    table = _summary([result, winner], []).splitlines()
+    beaten_row, winning_row = (line for line in table if line.startswith("image-"))
+    assert "BEATEN by logistic_regression (margin -" in beaten_row
+    assert "wins (margin +" in winning_row and "BEATEN" not in winning_row
+    assert table[-1] == "BEATEN: a baseline scores better than the model in image-classification"
+
+
+def test_the_mlflow_run_holds_the_dataset_and_a_one_line_description(workdir, tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "pets"
+    for label, shade in (("cats", 40), ("dogs", 200)):
+        (folder / label).mkdir(parents=True)
+        for i in range(12):
+            Image.new("L", (8, 8), shade + i).save(folder / label / f"{i}.png")
+    for source, name in ((None, "scikit-learn digits"), (folder, "pets")):
+        extra = [f"data.path={source}", "data.image_size=8"] if source else []
+        pipeline = _pipeline("eval.baselines=logistic_regression", *extra)
+        result = pipeline.run()
+        run = mlflow.MlflowClient().get_run(result.run_id)
+        (dataset,) = run.inputs.dataset_inputs
+        info = export.read_manifest(result.export_dir)
+        assert dataset.dataset.name == name
+        assert dataset.dataset.digest == info["data_fingerprint"]
+        assert (dataset.dataset.source_type, str(folder) in dataset.dataset.source) == (
+            ("local", True) if source else ("code", False))
+        tags = {t.key: t.value for t in dataset.tags}
+        assert {k: tags[k] for k in ("train", "val", "test")} == {
+            k: str(v) for k, v in pipeline.splits.info.sizes.items()}
+        description = run.data.tags["mlflow.note.content"]
+        assert "\n" not in description
+        assert description.startswith(result.comparison.line() + f" · data: {name} (train ")
+        assert f"fingerprint {info['data_fingerprint']}) · " in description
+        assert " UTC" in description and " s, finished " in description
+

@@ -157,14 +157,14 @@ class DocumentRetrievalPipeline(Pipeline):
     def baselines(self) -> list[Baseline]:
         vocabulary = ("model.vocabulary", "model.stop_words")
         return [
-            Baseline("lsa", fit=self._fit_lsa, predict=self._predict_lsa,
-                     depends_on=(*vocabulary, "model.code_dim", "trainer.seed"),
-                     description=f"TF-IDF reduced to {self.config.model.code_dim} "
-                                 "dimensions by truncated SVD (LSA), cosine similarity"),
             Baseline("tfidf", fit=self._fit_tfidf, predict=self._predict_tfidf,
                      depends_on=vocabulary,
                      description="cosine similarity of the full-vocabulary TF-IDF "
                                  "vectors"),
+            Baseline("lsa", fit=self._fit_lsa, predict=self._predict_lsa,
+                     depends_on=(*vocabulary, "model.code_dim", "trainer.seed"),
+                     description=f"TF-IDF reduced to {self.config.model.code_dim} "
+                                 "dimensions by truncated SVD (LSA), cosine similarity"),
         ]
 
     def _fit_tfidf(self, splits: Splits, workdir):

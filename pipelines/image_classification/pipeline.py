@@ -71,12 +71,12 @@ class ImageClassificationPipeline(Pipeline):
 
     def baselines(self) -> list[Baseline]:
         return [
-            Baseline("mlp", fit=self._fit_mlp, predict=self._predict_net,
-                     depends_on=("trainer", "model.mlp_hidden", "model.dropout", "model.l2"),
-                     description="a dense network on the raw pixels, trained alike"),
             Baseline("logistic_regression", fit=self._fit_logistic_regression,
                      predict=self._predict_logistic_regression, depends_on=("trainer.seed",),
                      description="multinomial logistic regression on the raw pixels"),
+            Baseline("mlp", fit=self._fit_mlp, predict=self._predict_net,
+                     depends_on=("trainer", "model.mlp_hidden", "model.dropout", "model.l2"),
+                     description="a dense network on the raw pixels, trained alike"),
         ]
 
     def _fit_mlp(self, splits: Splits, workdir):

@@ -76,12 +76,12 @@ class ImageSegmentationPipeline(Pipeline):
 
     def baselines(self) -> list[Baseline]:
         return [
+            Baseline("majority", fit=self._fit_majority, predict=self._predict_majority,
+                     description="each pixel position's most frequent training class"),
             Baseline("no_skip", fit=self._fit_no_skip, predict=self._predict_net,
                      depends_on=("trainer", "model"),
                      description="the same encoder-decoder without skip connections, "
                                  "trained alike"),
-            Baseline("majority", fit=self._fit_majority, predict=self._predict_majority,
-                     description="each pixel position's most frequent training class"),
         ]
 
     def _fit_no_skip(self, splits: Splits, workdir):

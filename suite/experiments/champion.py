@@ -121,8 +121,16 @@ def champion_version(client, name: str):
         return None
 
 
-def report(client, name: str, versions: int = 5) -> str:
-    """Who holds `champion` for `name` and why, with the newest versions' decisions."""
+def report(client, name: str, compare=None, versions: int = 5) -> str:
+    """Who holds `champion` for `name` and why, with the newest versions' decisions.
+
+    Args:
+        client: an `mlflow.MlflowClient`.
+        name: the pipeline.
+        compare: the pipeline's `compare` (`metrics -> suite.baselines.Comparison`): each
+            version is shown against the strongest baseline of its run.
+        versions: how many of the newest versions to list.
+    """
     holder = champion_version(client, name)
     if holder is None:
         return f"{name}: no champion (no registered version yet: run `suite run {name}`)"
@@ -130,6 +138,7 @@ def report(client, name: str, versions: int = 5) -> str:
     value = "-" if claim.value is None else f"{claim.value:.4f}"
     lines = [f"{name}: champion is version {holder.version} (run {holder.run_id}): "
              f"{claim.metric} {value} on data {claim.data_fingerprint}",
+             f"  against its baselines: {_against(client, holder.run_id, compare)}",
              f"  why: {holder.tags.get('champion_decision', '-')}",
              f"  load it: mlflow.pyfunc.load_model('models:/{name}@{ALIAS}')",
              "  newest versions:"]
@@ -138,8 +147,25 @@ def report(client, name: str, versions: int = 5) -> str:
         claim = Candidate.from_tags(v.tags)
         value = "-" if claim.value is None else f"{claim.value:.4f}"
         lines.append(f"    {v.version:>4}  run {v.run_id}  {claim.metric} {value}  "
+                     f"[{_against(client, v.run_id, compare, short=True)}]  "
                      f"{v.tags.get('champion_decision', '-')}")
     return "\n".join(lines)
+
+
+def _against(client, run_id: str | None, compare, short: bool = False) -> str:
+    """The run's main metric against its strongest baseline, from the run's metrics."""
+    from mlflow.exceptions import MlflowException
+
+    if compare is None or not run_id:
+        return "-"
+    try:
+        metrics = client.get_run(run_id).data.metrics
+    except MlflowException:
+        return "its run is gone"
+    c = compare(metrics)
+    if not short:
+        return c.line()
+    return "-" if c.strongest is None else f"{c.strongest} {c.strongest_value:.4f}: {c.verdict()}"
 
 
 def _saved_model_path(model_dir: Path) -> str:

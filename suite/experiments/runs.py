@@ -2,7 +2,8 @@
 
 Per pipeline, newest first (or sorted by a metric): the run, when, its status, the params
 that differ between the runs shown (the ones that are the same say nothing), the main test
-metric and its main baseline's. Only pipeline runs are shown: a tuning run's trials
+metric, the strongest baseline of that run with its value, and the verdict (`wins by`,
+`BEATEN by`). Only pipeline runs are shown: a tuning run's trials
 (validation only) and its parent are left out, and the tuning's final run of the best
 config, a pipeline run, stands for them. Every run is tagged with its kind (`run_kind`:
 `run`, `tuning` or `trial`) when it starts, so the filter happens in the store.
@@ -56,19 +57,28 @@ def differing_params(runs) -> list[str]:
     return sorted(c for c in columns if runs[c].fillna("-").nunique() > 1)
 
 
-def table_rows(runs, metric: str, baseline: str) -> list[tuple]:
+def table_rows(runs, compare) -> list[tuple]:
     """Rows (header first) of one pipeline's runs: id, start, status, differing params,
-    the main metric and its baseline."""
+    the main metric, the strongest baseline and the verdict.
+
+    Args:
+        runs: `search`'s DataFrame.
+        compare: the pipeline's `compare`, `metrics -> suite.baselines.Comparison`.
+    """
     params = differing_params(runs)
-    header = ("run id", "started", "status", *(p[len("params."):] for p in params),
-              metric, baseline)
-    rows = [header]
+    rows = []
+    metric = None
     for _, run in runs.iterrows():
+        metrics = {c[len("metrics."):]: v for c, v in run.items()
+                   if c.startswith("metrics.") and v is not None and v == v}
+        c = compare(metrics)
+        metric = f"test_{c.metric}"
         rows.append((run["run_id"][:12], f"{run['start_time']:%Y-%m-%d %H:%M}", run["status"],
-                     *(_text(run.get(p)) for p in params),
-                     _number(run.get(f"metrics.{metric}")),
-                     _number(run.get(f"metrics.{baseline}"))))
-    return rows
+                     *(_text(run.get(p)) for p in params), _number(c.value),
+                     c.strongest or "-", _number(c.strongest_value), c.verdict()))
+    header = ("run id", "started", "status", *(p[len("params."):] for p in params),
+              metric or "metric", "strongest baseline", "value", "result")
+    return [header, *rows]
 
 
 def _text(value) -> str:

@@ -267,7 +267,7 @@ def summary(result: TuneResult) -> str:
     final = result.final
     if final is not None and final.main_value is not None:
         lines.append(f"  its test metric: {final.main_metric} {final.main_value:.4f} "
-                     f"(baseline {final.baseline_metric} "
+                     f"(strongest baseline {final.baseline_metric or '-'} "
                      + ("-" if final.baseline_value is None else f"{final.baseline_value:.4f}")
                      + f"); exported to {final.export_dir}")
     if result.parent_run_id:

@@ -47,8 +47,9 @@ def echo(model_input: list[str]) -> list[str]:
     return model_input
 
 
-def _register(client, candidate: Candidate):
+def _register(client, candidate: Candidate, metrics=None):
     with mlflow.start_run() as run:
+        mlflow.log_metrics(metrics or {})
         model_uri = mlflow.pyfunc.log_model(name="model", python_model=echo,
                                             pip_requirements=[]).model_uri
     return register(client, "image-classification", model_uri, run.info.run_id, candidate)
@@ -61,7 +62,8 @@ def test_registering_moves_the_alias_only_for_a_better_run_on_the_same_data(stor
     assert not worse.champion and worse.champion_version == "1"
     other_data = _register(store, claim(0.99, fingerprint="data-b"))
     assert not other_data.champion
-    better = _register(store, claim(0.95))
+    better = _register(store, claim(0.95), {"test_accuracy": 0.95, "baseline_mlp_accuracy": 0.97,
+                                            "baseline_logistic_regression_accuracy": 0.93})
     assert better.champion and better.version == "4"
     assert str(champion_version(store, "image-classification").version) == "4"
     decision = store.get_model_version("image-classification", "3").tags["champion_decision"]
@@ -71,6 +73,9 @@ def test_registering_moves_the_alias_only_for_a_better_run_on_the_same_data(stor
     out = capsys.readouterr().out
     assert "champion is version 4" in out and "test_accuracy 0.9500 on data data-a" in out
     assert "beats version 1's 0.9000" in out
+    assert ("against its baselines: test_accuracy 0.9500 vs strongest baseline mlp 0.9700: "
+            "BEATEN by mlp (margin -0.0200)") in out  # the champion, and still beaten
+    assert "[mlp 0.9700: BEATEN by mlp (margin -0.0200)]" in out
     assert f"models:/image-classification@{ALIAS}" in out
 
 

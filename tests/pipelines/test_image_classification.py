@@ -57,7 +57,7 @@ def test_run_tracks_exports_and_serves_png_bytes(workdir, capsys, monkeypatch):
     for metric, value in manifest["metrics"].items():
         assert run[f"metrics.{metric}"] == pytest.approx(value)
     assert run["params.data.image_size"] == "8" and run["params.data.channels"] == "1"
-    assert run["tags.baselines_computed"] == "mlp,logistic_regression"
+    assert run["tags.baselines_computed"] == "logistic_regression,mlp"
     assert len(run["tags.data_fingerprint"]) == 16
     client = mlflow.MlflowClient()
     figures = {a.path for a in client.list_artifacts(run["run_id"], "figures")}
