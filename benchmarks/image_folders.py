@@ -13,6 +13,9 @@ files) and both deterministic (the same arguments give byte-identical folders):
 * `shapes_folder`: a small synthetic folder like a user's folder of a few hundred small
   grayscale pictures: 10 classes of shapes rendered with PIL at random position, scale,
   rotation, stroke, fill and contrast, with clutter and noise.
+* `glyph_folder`: letters drawn in every TrueType font installed (Debian's fonts-dejavu
+  and fonts-liberation), one class per letter: the same class in many real typefaces,
+  serif and sans, bold and italic, at random size, position, angle and contrast.
 
 The Debian packages `icon_folder` reads (listed in benchmarks/debian-packages.txt, needed
 to build it on a fresh machine; about 170 MB installed):
@@ -24,6 +27,7 @@ Usage:
 
     python benchmarks/image_folders.py icons /tmp/icons        # 7 classes, 48x48 RGB
     python benchmarks/image_folders.py shapes /tmp/shapes      # 10 x 60, 32x32 grayscale
+    python benchmarks/image_folders.py glyphs /tmp/glyphs      # 10 letters x 60, 32x32
     suite run image-classification --set data.path=/tmp/icons --set data.image_size=48
 """
 
@@ -165,6 +169,68 @@ def shapes_folder(dest: str | Path, n_per_class: int = 60, size: int = 32, seed:
         for i in range(n_per_class):
             image = _render_shape(shape, size, rng, grayscale)
             image.save(folder / f"{shape}_{i:04d}.png", optimize=False)
+    return dest
+
+
+GLYPHS = "ABCDEFGHKR"
+FONT_ROOT = Path("/usr/share/fonts")
+FONT_PACKAGES = "fonts-dejavu-core fonts-liberation"
+
+
+def glyph_folder(dest: str | Path, n_per_class: int = 60, size: int = 32, seed: int = 0, *,
+                 letters: str = GLYPHS, root: str | Path = FONT_ROOT) -> Path:
+    """Builds a class-folder dataset of letters drawn in the installed TrueType fonts.
+
+    Each image is one letter of `letters` in a font drawn at random from every `.ttf`
+    under `root` (sorted, so the draw is the same on the same machine), 45% to 80% of the
+    side tall, shifted, turned up to 12 degrees, dark on light or light on dark, with
+    Gaussian noise: 8-bit grayscale PNGs.
+
+    Args:
+        dest: the folder to create; it must not exist or be empty.
+        n_per_class: images per letter.
+        size: the side of the square images, in pixels.
+        seed: the random seed; the same arguments and fonts give the same files.
+        letters: the classes, one character each.
+        root: where fonts are installed.
+
+    Returns:
+        `dest`.
+
+    Raises:
+        FileNotFoundError: if no TrueType font is installed, naming the Debian packages.
+    """
+    from PIL import ImageFont
+
+    dest, root = Path(dest), Path(root)
+    fonts = sorted(p for p in root.rglob("*.ttf") if not p.is_symlink())
+    if not fonts:
+        raise FileNotFoundError(f"glyph_folder: no TrueType fonts under {root}; install "
+                                f"them with: apt-get install {FONT_PACKAGES}")
+    _prepare(dest)
+    rng = np.random.default_rng(seed)
+    big = size * 4
+    for label, letter in enumerate(letters):
+        folder = dest / f"{label}_{letter}"
+        folder.mkdir()
+        for i in range(n_per_class):
+            font = ImageFont.truetype(str(fonts[rng.integers(len(fonts))]),
+                                      int(big * rng.uniform(0.45, 0.8)))
+            light = rng.random() < 0.8
+            back, ink = (rng.uniform(170, 250), rng.uniform(0, 80)) if light else \
+                (rng.uniform(0, 80), rng.uniform(170, 250))
+            image = Image.new("L", (big, big), int(back))
+            draw = ImageDraw.Draw(image)
+            x0, y0, x1, y1 = draw.textbbox((0, 0), letter, font=font)
+            room_x, room_y = max(1, big - (x1 - x0)), max(1, big - (y1 - y0))
+            at = (rng.uniform(0.2, 0.8) * room_x - x0, rng.uniform(0.2, 0.8) * room_y - y0)
+            draw.text(at, letter, fill=int(ink), font=font)
+            image = image.rotate(rng.uniform(-12, 12), resample=Image.BILINEAR,
+                                 fillcolor=int(back)).resize((size, size), Image.LANCZOS)
+            noisy = np.asarray(image, np.float32) + rng.normal(0, rng.uniform(2, 10),
+                                                               (size, size))
+            Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "L").save(
+                folder / f"{letter}_{i:04d}.png", optimize=False)
     return dest
 
 
@@ -397,6 +463,11 @@ def main(argv=None) -> int:
     shapes.add_argument("--size", type=int, default=32)
     shapes.add_argument("--seed", type=int, default=0)
     shapes.add_argument("--rgb", action="store_true", help="write RGB instead of grayscale")
+    glyphs = sub.add_parser("glyphs", help="letters in the installed fonts, 32x32 grayscale")
+    glyphs.add_argument("dest", type=Path)
+    glyphs.add_argument("--per-class", type=int, default=60)
+    glyphs.add_argument("--size", type=int, default=32)
+    glyphs.add_argument("--seed", type=int, default=0)
     scenes = sub.add_parser("icon-scenes", help="icons on busy backgrounds, with trimaps "
                                                 "(images/ + masks/, for image-segmentation)")
     scenes.add_argument("dest", type=Path)
@@ -415,6 +486,8 @@ def main(argv=None) -> int:
         if args.kind == "icons":
             root = icon_folder(args.dest, size=args.size, per_class=args.per_class,
                                min_per_class=args.min_per_class, seed=args.seed)
+        elif args.kind == "glyphs":
+            root = glyph_folder(args.dest, args.per_class, args.size, args.seed)
         else:
             root = shapes_folder(args.dest, args.per_class, args.size, args.seed,
                                  grayscale=not args.rgb)

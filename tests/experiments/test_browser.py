@@ -1,4 +1,5 @@
-"""The MLflow UI in a real browser: two runs of one pipeline compared side by side.
+"""The MLflow UI in a real browser: two runs of one pipeline compared side by side, and what
+one run's page and the runs table say of its data and result.
 
 Runs headless Chromium through the system's chromedriver (Debian's chromium and
 chromium-driver); nothing is downloaded. Set SUITE_SCREENSHOT_DIR to keep the screenshot.
@@ -123,7 +124,23 @@ def test_two_runs_compared_side_by_side(workdir, browser):
         _show_differing_params_only(browser)
         screenshot = _screenshot(browser, workdir)
 
+        newest = runs[1]
+        description = newest.data.tags["mlflow.note.content"]
+        (dataset,) = newest.inputs.dataset_inputs
+        shown = f"{dataset.dataset.name} ({dataset.dataset.digest})"
+        browser.get(f"{server.url}/#/experiments/{newest.info.experiment_id}/runs/"
+                    f"{newest.info.run_id}?{ui.WORKFLOW_QUERY}")
+        page = _wait_for_text(browser, ["Description", "Datasets", shown])
+        browser.get(ui.experiment_page(server.url, newest.info.experiment_id))
+        table = _wait_for_text(browser, ["Dataset", shown])
+
     for run in runs:
         assert run.info.run_name in text
     assert rate_row.split() == ["trainer.learning_rate", *LEARNING_RATES]
     assert screenshot.stat().st_size > 10_000
+    # the run page leads with the one-line description: the model against the strongest
+    # baseline, the data and the time; the runs table's Dataset column names the data
+    assert description.startswith("test_accuracy ") and " · data: scikit-learn digits" in \
+        description
+    assert " ".join(description.split()) in " ".join(page.split())
+    assert table.count(shown) == 2  # both runs read the same data
