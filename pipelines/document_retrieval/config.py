@@ -84,15 +84,8 @@ class FigureConfig:
 class DocumentRetrievalConfig(Config):
     """Everything `suite run document-retrieval` can be told."""
 
-    # A cosine decay from 3e-3 over 40 epochs, early stopping on the validation precision
-    # with a patience that outlasts the decay's tail. Reconstruction targets that add the
-    # words of each document's 50 nearest TF-IDF neighbours (model.neighbours) lift the
-    # fortunes' held-out precision@10 from 0.193 to 0.216 (10 neighbours: 0.209, 20: 0.213,
-    # 100: 0.213; weight 0.5: 0.204, 2: 0.205). Measured before them (own words only,
-    # multinomial loss): the fortunes 0.197 against LSA's 0.159 (best epoch 20 of 30; the
-    # per-word proportions loss gave 0.189), the standard-library docstrings folder (11
-    # batches an epoch) 0.667 against LSA's 0.606 (proportions: 0.602; a 24-epoch decay:
-    # 0.568, too few updates for a small folder).
+    # A cosine decay from 3e-3 over 40 epochs, early stopping on the validation precision;
+    # targets with the words of 50 TF-IDF neighbours lifted held-out P@10 (docs/results.md).
     trainer: TrainerConfig = section(TrainerConfig, epochs=40, batch_size=128,
                                      learning_rate=3e-3, schedule="cosine",
                                      early_stopping_patience=10)

@@ -53,7 +53,7 @@ class AcousticModelConfig:
     dropout: float = option(0.0, min=0.0, max=0.9, help="dropout on each recurrent "
                                                         "layer's inputs")
     # SpecAugment is off by default: at the default four epochs its masks and dropout
-    # slowed learning more than they helped on unseen voices (see SpeechToTextConfig).
+    # slowed learning more than they helped on unseen voices (docs/results.md).
     # Longer runs can turn it on: freq_masks=2 time_masks=2 dropout=0.1 were the former
     # defaults.
     freq_masks: int = option(0, min=0, max=10, help="SpecAugment frequency masks")
@@ -74,61 +74,9 @@ class AcousticModelConfig:
 class SpeechToTextConfig(Config):
     """Everything `suite run speech-to-text` can be told."""
 
-    # XLA is off: every batch has a new length. Four epochs for the model and four for the
-    # unidirectional baseline (the README has the main job's time). Measured with
-    # benchmarks/speech_to_text.py (the others with the pipeline alone, no baseline) on 2
-    # cores, test CER unseen speakers / unseen accent, beam search with the 7-gram language
-    # model (beam 16 unless named):
-    #   12,000 utterances, 40 mel bands, batch 32, learning rate 2e-3, beam 32 (the
-    #     default; AMD EPYC with AVX-512): 0.143 / 0.189 (WER 0.342 / 0.450; plain beam
-    #     0.204 / 0.271; greedy 0.209 / 0.277), baseline 0.177 / 0.228; training 16.2
-    #     minutes (114 seconds of audio a second), baseline training and decoding 12, the
-    #     whole run 31. Validation CER by epoch 0.340, 0.258, 0.218, 0.180.
-    #   The way there, on the same cores (the held-out splits were drawn before the
-    #     training split from then on, so they no longer move with `utterances`):
-    #     6,000 utterances, 64 mel bands: 0.171 / 0.212 in 8.6 minutes, validation CER
-    #     0.382, 0.293, 0.250, 0.226. The same for 8 epochs: 0.162 / 0.213 in 21 minutes;
-    #     validation CER 0.204 after epoch 8, but the validation loss was lowest after
-    #     epoch 5 (37.7, then 39.4 with a training loss of 5): seeing each utterance
-    #     twice as often overfits, seeing twice as many utterances does not. 40 mel bands
-    #     make a step about 20% cheaper (a training step of 32 utterances of 2.3 seconds:
-    #     426 ms against 535; the first GRU reads 320 features instead of 512), which paid
-    #     for the doubled corpus. Narrower second conv block (`conv_filters` 32,16: the
-    #     first GRU reads 160 features): 0.152 / 0.195 (greedy 0.212 / 0.278), baseline
-    #     0.192 / 0.240, in 12.9 minutes (143 seconds of audio a second), the whole run
-    #     26; five minutes saved for a point of CER, which misses the 0.15 aimed at.
-    #   Earlier, on AMD EPYC cores without AVX-512 (about 1.6 times slower), 6,000
-    #     utterances and 64 mel bands, the test splits drawn after the training split:
-    #   batch 32, learning rate 2e-3, beam 32: 0.172 / 0.213 (greedy 0.248 / 0.307),
-    #     baseline 0.210 / 0.251; training 13.7 minutes. At beam 16: 0.176 / 0.219.
-    #   batch 16, learning rate 2e-3, beam 32: 0.171 / 0.208, baseline 0.196 / 0.240:
-    #     twice the steps for the same CER, in 20.6 minutes.
-    #   batch 32, learning rate 3e-3: training loss 106 after one epoch (76 at 2e-3),
-    #     validation CER 0.655 (stopped).
-    #   8,000 utterances, 3 epochs, batch 16, learning rate 2e-3: 0.190 / 0.215.
-    #   batch 32, learning rate 1e-3 (the former default): 0.193 / 0.232, baseline 0.237 /
-    #     0.280; validation CER 0.372, 0.323, 0.273, 0.249.
-    #   The same with SpecAugment (2 frequency masks of up to 10 bands, 2 time masks of up
-    #     to 20 frames) and dropout 0.1: 0.228 / 0.260, baseline 0.277 / 0.314. At four
-    #     epochs the model is far from converged (its training loss still falls fast), so
-    #     regularising it costs more than it buys, even on unseen voices.
-    #   LayerNormalization after each GRU layer, learning rate 2e-3, batch 32: validation
-    #     CER 0.726, 0.374, 0.293 after three epochs (stopped; not kept).
-    #   10,000 utterances, 4 epochs with SpecAugment, batch 64, learning rate 2e-3: 0.197 /
-    #     0.233 in 16 minutes of training. Batch 64 trains no faster than 32 per second of
-    #     audio (78 vs 82 seconds a second).
-    # The errors left are mostly phonetic spellings of words never heard in training
-    # ("dren the mot" for "drain the moat"); the character language model fused into beam
-    # search fixes part of them. Its settings were chosen on the log-probabilities of one
-    # 6-epoch model (beam 16 without it: CER 0.261 / 0.301): a 7-gram of the fortunes
-    # sentences that share no four words with a validation or test sentence, weight 0.5
-    # and length bonus 2, CER 0.198 / 0.227; 6-gram 0.202; 8-gram at beam 32 0.195 /
-    # 0.225; a 6-gram of the 6,000 training transcripts only 0.209 / 0.240; rescoring the
-    # 32 best of the plain beam instead of fusing, 0.241. A word-lexicon penalty in the
-    # search gave nothing (0.200-0.207). Checked again on the validation split with an
-    # 8,000-utterance model: weight 0.35 / 0.5 / 0.65 by bonus 1 / 2 / 3, CER 0.141 at 0.5
-    # and 2, 0.142-0.155 elsewhere; beam 16 / 32 / 64: CER 0.141 / 0.136 / 0.133 at 9 / 13
-    # / 22 seconds for its 7 minutes of audio, so beam 32.
+    # XLA is off: every batch has a new length. Four epochs of 12,000 utterances at learning
+    # rate 2e-3, beam 32 with the 7-gram: the best CER on unseen voices that fits the main
+    # job's hour (docs/results.md has every run behind these).
     trainer: TrainerConfig = section(TrainerConfig, epochs=4, batch_size=32,
                                      learning_rate=2e-3, schedule="cosine",
                                      gradient_clip_norm=5.0, jit_compile="false",

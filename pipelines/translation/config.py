@@ -45,11 +45,9 @@ class TranslatorConfig:
 class TranslationConfig(Config):
     """Everything `suite run translation` can be told."""
 
-    # XLA is off: with length buckets every batch shape is new, and XLA's recompiles made
-    # CPU training 8x slower than without it (benchmarks/translation.py). Six epochs keep
-    # translation's share of `suite run all` at 20 minutes on 2 cores with its baseline;
-    # 8 epochs reached test BLEU 44.5 (validation loss 2.67 after epoch 6, 2.48 after 8)
-    # and made the job of three pipelines then take 61 minutes.
+    # XLA is off: with length buckets every batch shape is new, and its recompiles made CPU
+    # training 8x slower. Six epochs keep translation within the main job's hour
+    # (docs/results.md).
     trainer: TrainerConfig = section(TrainerConfig, epochs=6, batch_size=128,
                                      learning_rate=3e-3, early_stopping_patience=2,
                                      gradient_clip_norm=1.0, jit_compile="false")
