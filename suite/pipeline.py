@@ -108,13 +108,14 @@ class RunResult:
 class Pipeline:
     """A task pipeline: data -> model -> training -> baselines -> evaluation -> export.
 
-    Subclasses set `name`, `config_cls`, `main_metric` and `main_baseline` and implement
+    Subclasses set `name`, `config_cls` and `main_metric` (and `main_baseline` where the
+    task has an ablation) and implement
     `load_data`, `build_model`, `predict`, `score`, `serving_model` and `describe`; the
     other hooks have defaults. `run()` is shared; the module docstring lists its steps.
 
     Every result is shown against the strongest baseline on the main metric (`compare`);
     `main_baseline` is the ablation the task is about (no attention, no skips), shown
-    beside it, never instead.
+    beside it, never instead; None where the task has none.
 
     Args:
         config: the pipeline's config; defaults to `config_cls()`. Its `eval.baselines`
@@ -124,7 +125,7 @@ class Pipeline:
     name: ClassVar[str]
     config_cls: ClassVar[type[Config]]
     main_metric: ClassVar[str]            # e.g. "accuracy" -> test_accuracy
-    main_baseline: ClassVar[str]          # the ablation: one of the declared baselines
+    main_baseline: ClassVar[str | None] = None  # the ablation: one of the declared baselines
     higher_is_better: ClassVar[bool] = True  # of the main metric: accuracy, BLEU up; CER down
     monitor: ClassVar[str] = "val_loss"   # what early stopping watches
     monitor_mode: ClassVar[str] = "auto"

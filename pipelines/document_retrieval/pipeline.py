@@ -35,7 +35,6 @@ class DocumentRetrievalPipeline(Pipeline):
     name = "document-retrieval"
     config_cls = DocumentRetrievalConfig
     main_metric = "precision_at_10"
-    main_baseline = "lsa"
     monitor = "val_precision_at_10"
     monitor_mode = "max"
     pretrain_seconds = 0.0  # how long greedy pre-training took in this run (0: none)

@@ -30,7 +30,6 @@ class ForecastingPipeline(Pipeline):
     name = "forecasting"
     config_cls = ForecastingConfig
     main_metric = "mase"
-    main_baseline = "seasonal_naive"
     higher_is_better = False
     monitor = "val_loss"
     monitor_mode = "min"

@@ -23,7 +23,6 @@ class ImageClassificationPipeline(Pipeline):
     name = "image-classification"
     config_cls = ImageClassificationConfig
     main_metric = "accuracy"
-    main_baseline = "logistic_regression"
     monitor = "val_accuracy"
     monitor_mode = "max"
 

@@ -17,7 +17,8 @@ from suite.serving.servable import Servable
 from tests.tiny import tiny_run_args
 
 TAGS = ("pipeline", "git_commit", "data_fingerprint", "data_source", "suite_version",
-        "baselines_reused", "baselines_computed", "export_dir", "run_kind")
+        "baselines_reused", "baselines_computed", "export_dir", "run_kind",
+        "strongest_baseline", "mlflow.note.content")
 
 
 @pytest.mark.slow
@@ -27,7 +28,8 @@ def test_a_run_has_the_shared_shape_and_its_model_loads_through_pyfunc(name, tmp
     cls = registry.get(name)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    args = tiny_run_args(name, tmp_path)[:-2] + ["--set", f"eval.baselines={cls.main_baseline}"]
+    simplest = cls().baselines()[0].name  # declared simplest first: the cheapest to fit
+    args = tiny_run_args(name, tmp_path)[:-2] + ["--set", f"eval.baselines={simplest}"]
     assert main(["run", name, *args]) == 0
 
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
@@ -41,11 +43,16 @@ def test_a_run_has_the_shared_shape_and_its_model_loads_through_pyfunc(name, tmp
     for epoch_metric in ("loss", "val_loss"):
         assert len(client.get_metric_history(run.info.run_id, epoch_metric)) >= 1
     assert f"test_{cls.main_metric}" in data.metrics
-    assert f"baseline_{cls.main_baseline}_{cls.main_metric}" in data.metrics
+    assert f"baseline_{simplest}_{cls.main_metric}" in data.metrics
     # tags
     missing = [t for t in TAGS if t not in data.tags]
     assert not missing, f"{name}: tags missing {missing}"
     assert data.tags["run_kind"] == "run" and data.tags["pipeline"] == name
+    assert data.tags["strongest_baseline"] == simplest  # the only one selected
+    assert data.tags["mlflow.note.content"].startswith(f"test_{cls.main_metric} ")
+    # the data as a dataset input, its digest the fingerprint
+    (dataset,) = run.inputs.dataset_inputs
+    assert dataset.dataset.digest == data.tags["data_fingerprint"]
     # artifacts: figures, reports and the export, each under its folder
     top = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"figures", "saved_model"} <= top <= {"figures", "reports", "saved_model"}
