@@ -127,7 +127,7 @@ class Pipeline:
     main_metric: ClassVar[str]            # e.g. "accuracy" -> test_accuracy
     main_baseline: ClassVar[str | None] = None  # the ablation: one of the declared baselines
     higher_is_better: ClassVar[bool] = True  # of the main metric: accuracy, BLEU up; CER down
-    monitor: ClassVar[str] = "val_loss"   # what early stopping watches
+    monitor: ClassVar[str] = "val_loss"   # what early stopping watches (see `monitor_for`)
     monitor_mode: ClassVar[str] = "auto"
 
     def __init__(self, config: Config | None = None):
@@ -214,6 +214,15 @@ class Pipeline:
         """An optional `(dataset, batch_size) -> batches` replacing `Dataset.batch`."""
         return None
 
+    def monitor_for(self, info: DataInfo) -> tuple[str, str]:
+        """What early stopping and tuning watch on this data, and which way is better
+        (`min`, `max`): the class's `monitor` and `monitor_mode` unless the data rules
+        them out (a folder without labels has no validation precision)."""
+        mode = self.monitor_mode
+        if mode not in ("min", "max"):
+            mode = "min" if "loss" in self.monitor or "error" in self.monitor else "max"
+        return self.monitor, mode
+
     # --- helpers for pipelines ----------------------------------------------------------
 
     def compare(self, metrics: dict[str, float]) -> Comparison:
@@ -246,8 +255,9 @@ class Pipeline:
         trainer = self.trainer.local()  # a cluster's chief trains baselines alone
         with trainer.scope():
             net = build()
+        monitor, mode = self.monitor_for(splits.info)
         trainer.fit_or_restore(net, Checkpoint(Path(workdir) / "model"), splits.train,
-                               splits.val, monitor=self.monitor, mode=self.monitor_mode,
+                               splits.val, monitor=monitor, mode=mode,
                                augment=augment, batch=batch, decode=splits.decode)
         return net
 
@@ -263,9 +273,10 @@ class Pipeline:
             model = self.build_model(info)
         self.model_parameters = model.count_params()
         say(self.name, f"training {model.name}: {self.model_parameters:,} parameters")
+        monitor, mode = self.monitor_for(info)
         self.history, self.epochs, restored = self.trainer.fit_or_restore(
-            model, checkpoint, splits.train, splits.val, monitor=self.monitor,
-            mode=self.monitor_mode, augment=self.augment(info), batch=self.batching(info),
+            model, checkpoint, splits.train, splits.val, monitor=monitor,
+            mode=mode, augment=self.augment(info), batch=self.batching(info),
             decode=splits.decode,
             callbacks=[*self.callbacks(info, splits), tracker.keras_callback()])
         if not restored and self.trainer.is_chief:

@@ -72,8 +72,6 @@ class DocumentRetrievalPipeline(Pipeline):
                        for name, docs in self.documents.items()}
         state = model.RetrievalState(vocabulary,
                                      model.inverse_document_frequency(self.counts["train"]))
-        if not corpus.labeled or not len(idx["val"]) or not m.validation_queries:
-            self.monitor, self.monitor_mode = "val_loss", "min"
         info = DataInfo(
             fingerprint=corpus.fingerprint(),
             sizes={name: len(i) for name, i in idx.items()},
@@ -141,9 +139,16 @@ class DocumentRetrievalPipeline(Pipeline):
         self.pretrain_seconds = time.perf_counter() - start
         return losses
 
+    def monitor_for(self, info: DataInfo) -> tuple[str, str]:
+        """The validation precision@10 when there are labels and validation queries, else
+        the validation loss (a flat folder, or `model.validation_queries=0`)."""
+        if info.classes and info.sizes.get("val") and self.config.model.validation_queries:
+            return self.monitor, self.monitor_mode
+        return "val_loss", "min"
+
     def callbacks(self, info: DataInfo, splits: Splits) -> list[keras.callbacks.Callback]:
         n = self.config.model.validation_queries
-        if self.monitor != "val_precision_at_10" or not n:
+        if self.monitor_for(info)[0] != "val_precision_at_10":
             return []
         rng = np.random.default_rng(self.config.data.seed)
         pick = np.sort(rng.permutation(len(self.counts["val"]))[:n])

@@ -36,9 +36,21 @@ _MASK_MODES = {"L", "P", "I", "I;16", "1"}
 
 @dataclasses.dataclass
 class SegmentationState(ImageState):
-    """What the model and the export share: the input shape and the number of classes."""
+    """What the model and the export share: the input shape and the number of classes;
+    for `model.class_weights=balanced`, the training pixels of each class too (learned
+    from the training masks by `with_class_pixels`)."""
 
     num_classes: int
+    class_pixels: tuple[int, ...] | None = None
+
+
+def with_class_pixels(splits: Splits) -> Splits:
+    """`splits` whose state also counts the training pixels of each class."""
+    _, masks = splits.arrays("train")
+    counts = np.bincount(masks.ravel(), minlength=splits.info.state.num_classes)
+    splits.info.state = dataclasses.replace(splits.info.state,
+                                            class_pixels=tuple(int(c) for c in counts))
+    return splits  # the decoded training arrays stay cached for the baselines
 
 
 def default_shape(config) -> tuple[int, int]:

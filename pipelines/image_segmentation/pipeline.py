@@ -43,7 +43,10 @@ class ImageSegmentationPipeline(Pipeline):
         size, channels = data.default_shape(cfg)
         cfg.image_size = cfg.image_size or size
         cfg.channels = cfg.channels or channels
-        return data.load(cfg)
+        splits = data.load(cfg)
+        if self.config.model.class_weights == "balanced":
+            splits = data.with_class_pixels(splits)
+        return splits
 
     def build_model(self, info: DataInfo) -> keras.Model:
         return self._compiled(model.build_unet(info.state.shape, info.state.num_classes,
@@ -51,21 +54,12 @@ class ImageSegmentationPipeline(Pipeline):
 
     def _compiled(self, net: keras.Model, info: DataInfo, trainer: Trainer | None = None):
         cfg = self.config.model
-        weights = self._class_weights(info) if cfg.class_weights == "balanced" else None
+        weights = class_weights(info.state.class_pixels) if cfg.class_weights == "balanced" \
+            else None
         loss = SegmentationLoss(dice_weight=cfg.dice_weight, class_weights=weights)
         iou = keras.metrics.MeanIoU(info.state.num_classes, sparse_y_pred=False,
                                     name="mean_iou")
         return (trainer or self.trainer).compile(net, loss=loss, metrics=[iou])
-
-    def _class_weights(self, info: DataInfo) -> list[float]:
-        """`1 / sqrt(share)` of each class's training pixels, scaled so that the average
-        pixel weighs 1; a class with no training pixel gets the largest weight."""
-        _, masks = self.splits.arrays("train")
-        counts = np.bincount(masks.ravel(), minlength=info.state.num_classes).astype(float)
-        share = counts / counts.sum()
-        weights = np.where(share > 0, 1.0 / np.sqrt(np.maximum(share, 1e-12)), 0.0)
-        weights[share == 0] = weights.max()
-        return list(weights / np.sum(weights * share))
 
     def augment(self, info: DataInfo):
         cfg = self.config.data
@@ -228,3 +222,17 @@ class ImageSegmentationPipeline(Pipeline):
 def _metric_name(name: str) -> str:
     """A class name as an MLflow metric-name part (letters, digits, `_`, `-`, `.`)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "class"
+
+
+def class_weights(pixels) -> list[float]:
+    """`1 / sqrt(share)` of each class's training pixels, scaled so that the average pixel
+    weighs 1; a class with no training pixel gets the largest weight.
+
+    Args:
+        pixels: the training pixels of each class (`SegmentationState.class_pixels`).
+    """
+    counts = np.asarray(pixels, dtype=float)
+    share = counts / counts.sum()
+    weights = np.where(share > 0, 1.0 / np.sqrt(np.maximum(share, 1e-12)), 0.0)
+    weights[share == 0] = weights.max()
+    return list(weights / np.sum(weights * share))

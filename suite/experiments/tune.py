@@ -10,8 +10,8 @@ The search space is a TOML file of config sections whose keys hold a range or ch
 
 Every key and value is checked against the pipeline's config before any training, as
 `--set` is. Each trial trains the base config (`--config`, `--set`) with the trial's values
-and scores the pipeline's validation metric (`Pipeline.monitor`, best epoch): trials never
-see the test split. Trials are nested MLflow runs (`run_kind` = `trial`) under one parent
+and scores the pipeline's validation metric (`Pipeline.monitor_for` the data, best epoch):
+trials never see the test split. Trials are nested MLflow runs (`run_kind` = `trial`) under one parent
 run (`tuning`); the best trial's config is written as TOML that `suite run --config`
 accepts, then run once in full (a normal nested run: baselines, test metrics, export), and
 its test metric is reported on the parent.
@@ -200,7 +200,9 @@ def tune(cls: type[Pipeline], space: str | Path, *, trials: int = 10,
     base = load_config(cls.config_cls, config_path, overrides)
     dims = read_space(space, base)
     out = Path(out or f"{cls.name}-best.toml")
-    direction = _direction(cls)
+    probe = cls(copy.deepcopy(base))  # what the data lets the trials be scored on
+    keras.utils.set_random_seed(base.trainer.seed)
+    objective, direction = probe.monitor_for(probe.load_data().info)
     key = hashlib.sha256(json.dumps([cls.name, algorithm, flatten(base), [
         dataclasses.asdict(d) for d in dims]], sort_keys=True, default=str).encode()
     ).hexdigest()[:12]
@@ -216,26 +218,26 @@ def tune(cls: type[Pipeline], space: str | Path, *, trials: int = 10,
     try:
         if earlier is None or parent.run_id != earlier:
             parent.log_params({"tune.algorithm": algorithm, "tune.trials": trials,
-                               "tune.objective": cls.monitor, "tune.direction": direction,
+                               "tune.objective": objective, "tune.direction": direction,
                                **{f"space.{d.key}": _describe(d) for d in dims}})
         parent.set_tags({"pipeline": cls.name, "git_commit": git_commit()})
-        tuner = _SuiteTuner(cls, base, parent, _oracle(algorithm, cls, base, dims, trials,
-                                                       direction, seed),
+        tuner = _SuiteTuner(cls, base, parent, objective,
+                            _oracle(algorithm, objective, base, dims, trials, direction, seed),
                             directory=str(workdir), project_name="keras_tuner")
-        say(cls.name, f"tuning {', '.join(d.key for d in dims)} on {cls.monitor} "
+        say(cls.name, f"tuning {', '.join(d.key for d in dims)} on {objective} "
                       f"({direction}), {algorithm}, up to {trials} trials; state in {workdir}")
         tuner.search()
         best = tuner.oracle.get_best_trials(1)
         if not best or best[0].score is None:
-            raise RuntimeError(f"no trial finished with a {cls.monitor}; see the trial runs")
+            raise RuntimeError(f"no trial finished with a {objective}; see the trial runs")
         values = {d.key: best[0].hyperparameters.get(d.key) for d in dims}
         write_toml(_with(base, values), out)
-        parent.log_metrics({f"best_{cls.monitor}": best[0].score})
+        parent.log_metrics({f"best_{objective}": best[0].score})
         parent.log_text(out.read_text(), "best_config.toml")
         done = workdir / "final_run.json"
         final = _final_run(done, values)
         if final is None:
-            say(cls.name, f"best {cls.monitor} {best[0].score:.4f} with "
+            say(cls.name, f"best {objective} {best[0].score:.4f} with "
                           + ", ".join(f"{k}={v}" for k, v in values.items())
                           + f"; written to {out}; running it in full")
             result = cls(load_config(cls.config_cls, out)).run(parent_run_id=parent.run_id)
@@ -251,7 +253,7 @@ def tune(cls: type[Pipeline], space: str | Path, *, trials: int = 10,
         parent.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
         raise
     parent.end("FINISHED")
-    return TuneResult(pipeline=cls.name, objective=cls.monitor, direction=direction,
+    return TuneResult(pipeline=cls.name, objective=objective, direction=direction,
                       best_value=best[0].score, best_values=values, best_config=out,
                       trials=len(tuner.oracle.trials), parent_run_id=parent.run_id,
                       final=final)
@@ -310,18 +312,12 @@ def _describe(d: Dimension) -> str:
             + (f" step {d.step}" if d.step else "") + (" log" if d.log else ""))
 
 
-def _direction(cls: type[Pipeline]) -> str:
-    if cls.monitor_mode in ("min", "max"):
-        return cls.monitor_mode
-    return "min" if "loss" in cls.monitor or "error" in cls.monitor else "max"
-
-
-def _oracle(algorithm: str, cls, base: Config, dims: list[Dimension], trials: int,
+def _oracle(algorithm: str, objective: str, base: Config, dims: list[Dimension], trials: int,
             direction: str, seed: int | None) -> kt.Oracle:
     hp = kt.HyperParameters()
     for d in dims:
         d.add_to(hp)
-    common = dict(objective=kt.Objective(cls.monitor, direction), hyperparameters=hp,
+    common = dict(objective=kt.Objective(objective, direction), hyperparameters=hp,
                   allow_new_entries=False, tune_new_entries=True,
                   seed=base.trainer.seed if seed is None else seed)
     if algorithm == "hyperband":
@@ -337,9 +333,10 @@ def _oracle(algorithm: str, cls, base: Config, dims: list[Dimension], trials: in
 class _SuiteTuner(kt.Tuner):
     """A KerasTuner tuner whose trial is a pipeline's training on the trial's config."""
 
-    def __init__(self, cls: type[Pipeline], base: Config, parent: Tracker, oracle, **kwargs):
+    def __init__(self, cls: type[Pipeline], base: Config, parent: Tracker, objective: str,
+                 oracle, **kwargs):
         super().__init__(oracle, **kwargs)
-        self.cls, self.base, self.parent = cls, base, parent
+        self.cls, self.base, self.parent, self.objective = cls, base, parent, objective
 
     def run_trial(self, trial, *args, **kwargs) -> dict[str, float]:
         values = {k: v for k, v in trial.hyperparameters.values.items()
@@ -350,7 +347,7 @@ class _SuiteTuner(kt.Tuner):
         validate(config)
         say(self.cls.name, f"trial {trial.trial_id}: "
                            + ", ".join(f"{k}={v}" for k, v in values.items()))
-        return {self.cls.monitor: self._train(config, trial.trial_id)}
+        return {self.objective: self._train(config, trial.trial_id)}
 
     def _train(self, config: Config, trial_id: str) -> float:
         pipeline = self.cls(config)
@@ -369,9 +366,9 @@ class _SuiteTuner(kt.Tuner):
             tracker.set_tags({"pipeline": self.cls.name, "trial_id": trial_id,
                               "data_fingerprint": splits.info.fingerprint})
             pipeline.fit(splits, checkpoint, tracker)
-            value = _best(pipeline.history.get(self.cls.monitor, []),
-                          _direction(self.cls))
-            tracker.log_metrics({f"best_{self.cls.monitor}": value})
+            value = _best(pipeline.history.get(self.objective, []),
+                          self.oracle.objective.direction)
+            tracker.log_metrics({f"best_{self.objective}": value})
         except BaseException as e:
             tracker.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
             raise

@@ -103,3 +103,31 @@ def test_the_other_algorithms_finish_and_write_a_best_config(workdir, capsys, al
     if algorithm == "hyperband":  # its brackets set the epochs, up to the base config's
         assert {int(t.data.params["trainer.epochs"]) for t in trials} <= {1, 2, 3}
     assert "learning_rate = " in (workdir / "best.toml").read_text()
+
+
+def test_segmentation_tunes_with_balanced_class_weights(workdir, capsys):
+    """The class weights are learned from the training masks that every trial loads."""
+    from tests.pipelines.test_image_segmentation import TINY
+
+    assert main(["tune", "image-segmentation", "--space", "space.toml", *TINY,
+                 "--set", "model.class_weights=balanced", "--out", "best.toml",
+                 "--trials", "1"]) == 0
+    assert "tuning finished: 1 trial(s)" in capsys.readouterr().out
+
+
+def test_retrieval_tunes_on_a_folder_without_labels_on_its_validation_loss(workdir, capsys):
+    """A flat folder has no validation precision: the trials are scored on val_loss."""
+    from tests.pipelines.test_document_retrieval import TINY, topic_folder
+
+    flat = workdir / "flat"
+    flat.mkdir()
+    for path in topic_folder(workdir / "topics", per_topic=15).glob("*/*.txt"):
+        (flat / f"{path.parent.name}-{path.name}").write_text(path.read_text())
+    assert main(["tune", "document-retrieval", "--space", "space.toml", "--data", str(flat),
+                 *TINY, "--out", "best.toml", "--trials", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "best val_loss " in out and "nan" not in out.lower()
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlflow.db")
+    experiment = client.get_experiment_by_name("document-retrieval")
+    (trial,) = client.search_runs([experiment.experiment_id], "tags.run_kind = 'trial'")
+    assert trial.data.metrics["best_val_loss"] > 0
