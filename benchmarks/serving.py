@@ -50,7 +50,8 @@ CONCURRENCY = (1, 8, 32)
 
 
 def digit_pngs(count: int) -> list[bytes]:
-    """Digits as the 8-bit PNGs a client sends (`round(v * 255 / 16)`, as the README says)."""
+    """Digits as the 8-bit PNGs a client sends (`round(v * 255 / 16)`, as
+    docs/pipelines/image-classification.md says)."""
     from PIL import Image
     from sklearn.datasets import load_digits
 

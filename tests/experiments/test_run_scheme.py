@@ -1,4 +1,4 @@
-"""Every registered pipeline's run has the same shape (the README's "What a run holds"),
+"""Every registered pipeline's run has the same shape (docs/experiments.md, "What MLflow holds"),
 and its MLflow model loads back through pyfunc and predicts its own input example."""
 
 from __future__ import annotations
