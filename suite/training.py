@@ -535,12 +535,17 @@ class Trainer:
         return 1 if sys.stdout.isatty() else 2
 
 
-def cpu_has_fast_bfloat16() -> bool:
+def cpu_has_fast_bfloat16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
     """Whether this machine's CPU does bfloat16 arithmetic in hardware (Intel AMX or
     AVX512-BF16), where oneDNN runs bfloat16 convolutions and matrix products about twice
-    as fast as float32. Elsewhere bfloat16 is emulated and slower than float32."""
+    as fast as float32. Elsewhere bfloat16 is emulated and slower than float32.
+
+    Args:
+        cpuinfo: the file listing the CPU's flags (Linux's `/proc/cpuinfo`); unreadable
+            means no.
+    """
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        flags = Path(cpuinfo).read_text()
     except OSError:
         return False
     return any(flag in flags.split() for flag in ("amx_bf16", "avx512_bf16"))

@@ -92,6 +92,10 @@ def test_a_version_taken_concurrently_moves_to_the_next_number(tmp_path, monkeyp
     third = export.export(_archive(), tmp_path, "toy", {})
     assert third.name == "3"
     assert json.loads((third / "suite.json").read_text())["version"] == 3
+    # the other writer's version survives, untouched, and nothing is left half-written
+    assert _listing(tmp_path / "toy") == [".last_version", "1", "2", "3"]
+    assert _listing(tmp_path / "toy" / "2") == ["saved_model.pb"]
+    assert (tmp_path / "toy" / "2" / "saved_model.pb").read_bytes() == b"x"
 
 
 def test_latest_without_models_is_a_clear_error(tmp_path):

@@ -19,6 +19,13 @@ def _pipeline(*overrides, cls=ImageClassificationPipeline):
     return cls(load_config(ImageClassificationConfig, overrides=[*TINY, *overrides]))
 
 
+def _run(pipeline):
+    """`pipeline.run()`, whose MLflow record must be complete."""
+    result = pipeline.run()
+    assert result.tracking_errors == []
+    return result
+
+
 def _runs():
     return mlflow.search_runs(experiment_names=["image-classification"])
 
@@ -44,7 +51,7 @@ def test_a_failure_after_training_keeps_the_model_and_a_rerun_restores_it(workdi
     fit_calls = []
     original_fit = second.trainer.fit
     second.trainer.fit = lambda *a, **k: fit_calls.append(1) or original_fit(*a, **k)
-    result = second.run()
+    result = _run(second)
     assert result.restored and fit_calls == []                    # not trained again
     assert "Restored the trained model from" in capsys.readouterr().err
     runs = _runs()
@@ -65,7 +72,7 @@ def _fail_once_after_training(monkeypatch):
 
     with monkeypatch.context() as patch, pytest.raises(RuntimeError, match="matplotlib broke"):
         patch.setattr(ImageClassificationPipeline, "figures", broken_figures)
-        _pipeline().run()
+        _run(_pipeline())
 
 
 def _counting_fits(pipeline):
@@ -79,12 +86,12 @@ def test_a_rerun_restores_only_for_the_same_model_config(workdir, monkeypatch, c
     _fail_once_after_training(monkeypatch)
     other = _pipeline("model.conv_dropout=0.2")
     fits = _counting_fits(other)
-    assert not other.run().restored and fits == [1]       # another model: trained
+    assert not _run(other).restored and fits == [1]       # another model: trained
 
     # how the run is shown, executed, compared and exported do not change the model
     same = _pipeline("eval.baselines=none", "export.dir=elsewhere", "trainer.jit_compile=false")
     fits = _counting_fits(same)
-    result = same.run()
+    result = _run(same)
     assert result.restored and fits == []
     runs = _runs().set_index("run_id")
     assert runs.loc[result.run_id, "status"] == "FINISHED"   # the failed run, continued
@@ -99,7 +106,7 @@ def test_resume_false_trains_afresh_and_says_how_to_keep_the_model(workdir, monk
     capsys.readouterr()
     fresh = _pipeline("trainer.resume=false")
     fits = _counting_fits(fresh)
-    assert not fresh.run().restored and fits == [1]
+    assert not _run(fresh).restored and fits == [1]
     with monkeypatch.context() as patch, pytest.raises(RuntimeError):
         patch.setattr(ImageClassificationPipeline, "figures",
                       lambda *a: (_ for _ in ()).throw(RuntimeError("again")))
@@ -111,15 +118,15 @@ def test_resume_false_trains_afresh_and_says_how_to_keep_the_model(workdir, monk
 def test_an_error_before_training_ends_the_mlflow_run_as_failed(workdir):
     (workdir / ".suite").write_text("a file where the state folder goes")
     with pytest.raises(OSError):
-        _pipeline().run()
+        _run(_pipeline())
     runs = _runs()
     assert len(runs) == 1 and runs.iloc[0]["status"] == "FAILED"
 
 
 def test_baselines_are_reused_when_only_the_model_changes(workdir, capsys):
-    first = _pipeline().run()
+    first = _run(_pipeline())
     assert first.baselines_reused == []
-    second = _pipeline("model.conv_dropout=0.2").run()
+    second = _run(_pipeline("model.conv_dropout=0.2"))
     assert sorted(second.baselines_reused) == ["logistic_regression", "mlp"]
     for key in ("baseline_mlp_accuracy", "baseline_logistic_regression_accuracy"):
         assert second.metrics[key] == first.metrics[key]
@@ -128,15 +135,15 @@ def test_baselines_are_reused_when_only_the_model_changes(workdir, capsys):
     assert runs.loc[second.run_id, "tags.baselines_reused"] == "logistic_regression,mlp"
     assert runs.loc[second.run_id, "tags.baseline.mlp"] == f"reused from run {first.run_id}"
     # a change the MLP depends on trains it again; logistic regression is still reused
-    third = _pipeline("model.conv_dropout=0.2", "model.mlp_hidden=32").run()
+    third = _run(_pipeline("model.conv_dropout=0.2", "model.mlp_hidden=32"))
     assert third.baselines_reused == ["logistic_regression"]
 
 
 def test_eval_baselines_selects_them(workdir, capsys):
-    result = _pipeline("eval.baselines=none").run()
+    result = _run(_pipeline("eval.baselines=none"))
     assert set(result.metrics) == {"test_accuracy", "test_macro_f1"}
     assert result.baseline_value is None
-    result = _pipeline("eval.baselines=logistic_regression").run()
+    result = _run(_pipeline("eval.baselines=logistic_regression"))
     assert "baseline_logistic_regression_accuracy" in result.metrics
     assert "baseline_mlp_accuracy" not in result.metrics
     with pytest.raises(ConfigError, match=r"'eval.baselines': got 'mlp,knn', expected all, "
@@ -152,7 +159,7 @@ def test_a_failing_baseline_is_left_out_and_reported(workdir, capsys, monkeypatc
         raise np.linalg.LinAlgError("singular matrix")
 
     monkeypatch.setattr(ImageClassificationPipeline, "_fit_logistic_regression", broken)
-    result = _pipeline().run()
+    result = _run(_pipeline())
     assert result.baselines_failed == ["logistic_regression"]
     assert "baseline_logistic_regression_accuracy" not in result.metrics
     assert "baseline logistic_regression failed and is left out (LinAlgError: singular " \
@@ -173,7 +180,7 @@ class _ProbedPipeline(ImageClassificationPipeline):
 
 
 def test_task_callbacks_log_epoch_metrics_to_mlflow(workdir):
-    result = _pipeline(cls=_ProbedPipeline).run()
+    result = _run(_pipeline(cls=_ProbedPipeline))
     history = mlflow.MlflowClient().get_metric_history(result.run_id, "val_probe")
     assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [
         (0, 10.0), (1, 11.0)]
@@ -181,7 +188,7 @@ def test_task_callbacks_log_epoch_metrics_to_mlflow(workdir):
 
 def test_a_baseline_that_beats_the_model_is_said_everywhere(workdir, capsys):
     """A one-epoch CNN on 140 digits against logistic regression: a result, not an error."""
-    result = _pipeline("trainer.epochs=1", "eval.baselines=logistic_regression").run()
+    result = _run(_pipeline("trainer.epochs=1", "eval.baselines=logistic_regression"))
     assert result.tracking_errors == []
     lr = result.metrics["baseline_logistic_regression_accuracy"]
     assert lr > result.metrics["test_accuracy"]
@@ -225,7 +232,7 @@ def test_the_mlflow_run_holds_the_dataset_and_a_one_line_description(workdir, tm
     for source, name in ((None, "scikit-learn digits"), (folder, "pets")):
         extra = [f"data.path={source}", "data.image_size=8"] if source else []
         pipeline = _pipeline("eval.baselines=logistic_regression", *extra)
-        result = pipeline.run()
+        result = _run(pipeline)
         run = mlflow.MlflowClient().get_run(result.run_id)
         (dataset,) = run.inputs.dataset_inputs
         info = export.read_manifest(result.export_dir)

@@ -146,9 +146,27 @@ def test_verbosity(monkeypatch):
 
 
 def test_optimizers():
-    for name in ("adam", "adamw", "sgd", "rmsprop"):
+    classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+               "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+    for name, cls in classes.items():
         optimizer = Trainer(TrainerConfig(optimizer=name, learning_rate=0.01)).optimizer()
+        assert type(optimizer) is cls, name
         assert float(optimizer.learning_rate) == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("flags, fast", [
+    ("fpu sse avx2 avx512f", False),
+    ("fpu avx512f avx512_bf16 avx512_vnni", True),
+    ("fpu amx_bf16 amx_tile", True),
+    ("fpu xavx512_bf16y", False),  # a flag is a whole word
+])
+def test_cpu_has_fast_bfloat16_reads_the_cpu_flags(flags, fast, tmp_path):
+    from suite.training import cpu_has_fast_bfloat16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert cpu_has_fast_bfloat16(cpuinfo) is fast
+    assert cpu_has_fast_bfloat16(tmp_path / "missing") is False
 
 
 def test_datasets_are_cached_only_where_they_fit():

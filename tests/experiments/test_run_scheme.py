@@ -13,6 +13,7 @@ from suite.config import flatten, load_config
 from suite.experiments import champion
 from suite.experiments.champion import ALIAS
 from suite.experiments.savedmodel_pyfunc import column_array
+from suite.export import read_manifest
 from suite.serving.servable import Servable
 from tests.tiny import tiny_run_args
 
@@ -66,8 +67,9 @@ def test_a_run_has_the_shared_shape_and_its_model_loads_through_pyfunc(name, tmp
     version = client.get_model_version_by_alias(name, ALIAS)
     assert version.run_id == run.info.run_id
     model = mlflow.pyfunc.load_model(f"models:/{name}@{ALIAS}")
-    assert model.metadata.get_input_schema() is not None
-    assert model.metadata.get_output_schema() is not None
+    signature = read_manifest(data.tags["export_dir"])["signatures"]["serving_default"]
+    assert set(model.metadata.get_input_schema().input_names()) == set(signature["inputs"])
+    assert set(model.metadata.get_output_schema().input_names()) == set(signature["outputs"])
     example = model.input_example
     outputs = model.predict(example)
     rows = len(example) if hasattr(example, "columns") else len(next(iter(example.values())))

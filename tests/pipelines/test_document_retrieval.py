@@ -216,6 +216,7 @@ def test_end_to_end_search_through_the_export_and_suite_predict(workdir, capsys)
         f"data.path={folder}", *TINY[1::2]])
     pipeline = DocumentRetrievalPipeline(config)
     result = pipeline.run()
+    assert result.tracking_errors == []
     version = workdir / "saved_models" / "document-retrieval" / "1"
     assert workdir / result.export_dir == version
     manifest = export.read_manifest(version)

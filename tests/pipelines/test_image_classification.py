@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -121,14 +122,19 @@ def test_run_tracks_exports_and_serves_png_bytes(workdir, capsys, monkeypatch):
     assert main(["run", "all", *TINY]) == 0
     summary = capsys.readouterr().out.splitlines()
     header = next(i for i, line in enumerate(summary) if line.startswith("pipeline"))
-    assert summary[header].split() == ["pipeline", "metric", "value", "baseline", "value",
-                                       "export", "MLflow", "run"]
-    row = summary[header + 2].split()
-    assert row[:2] == ["image-classification", "test_accuracy"]
-    assert row[3] == "baseline_logistic_regression_accuracy"
-    assert row[5] == "saved_models/image-classification/2"
-    assert [line.split()[0] for line in summary[header + 2:header + 4]] == [
-        "image-classification", "document-retrieval"]
+    spans = [m.span() for m in re.finditer(r"-+", summary[header + 1])]
+    names = [summary[header][a:b].strip() for a, b in spans]
+    assert names == ["pipeline", "metric", "model", "strongest baseline", "value", "result",
+                     "ablation", "time", "export", "MLflow run"]
+    rows = [dict(zip(names, (line[a:b].strip() for a, b in spans)))
+            for line in summary[header + 2:header + 4]]
+    assert [r["pipeline"] for r in rows] == ["image-classification", "document-retrieval"]
+    row = rows[0]
+    assert row["metric"] == "test_accuracy"
+    assert row["strongest baseline"] in ("logistic_regression", "mlp")
+    assert row["result"].startswith(("wins (margin +", "BEATEN by ", "ties"))
+    assert row["ablation"] == "-"  # image classification has no ablation
+    assert row["export"] == "saved_models/image-classification/2"
     v2 = v1.parent / "2"
     assert export.read_manifest(v2)["mlflow_run_id"] != manifest["mlflow_run_id"]
     assert len(mlflow.search_runs(experiment_names=["image-classification"])) == 2
@@ -277,6 +283,7 @@ def test_a_small_folder_trains_in_inference_mode_from_the_first_epochs(workdir):
         f"data.path={folder}", "data.image_size=32", "trainer.epochs=8",
         "eval.baselines=none"]))
     result = pipeline.run()
+    assert result.tracking_errors == []
     val = pipeline.history["val_accuracy"]
     assert max(val[:8]) >= 0.6, val
     assert result.metrics["test_accuracy"] >= 0.6

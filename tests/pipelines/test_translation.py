@@ -285,6 +285,7 @@ def test_export_translates_like_evaluation(workdir):
         "trainer.mixed_precision=true", "trainer.strategy=mirrored"]
     pipeline = TranslationPipeline(load_config(TranslationConfig, overrides=overrides))
     result = pipeline.run()
+    assert result.tracking_errors == []
     sources = [s for s, _ in pipeline.pairs["test"]]
     references = [t for _, t in pipeline.pairs["test"]]
     serve = tf.saved_model.load(str(result.export_dir)).signatures["serving_default"]

@@ -81,7 +81,8 @@ def test_metadata_and_status(stubs, served):
     reply = prediction.GetModelMetadata(request)
     assert reply.model_spec.name == IMAGE and reply.model_spec.version.value == 1
     signatures = get_model_metadata_pb2.SignatureDefMap()
-    assert reply.metadata["signature_def"].Unpack(signatures)
+    assert reply.metadata["signature_def"].Is(get_model_metadata_pb2.SignatureDefMap.DESCRIPTOR)
+    reply.metadata["signature_def"].Unpack(signatures)
     images = signatures.signature_def["serving_default"].inputs["images"]
     assert images.dtype == tf.string.as_datatype_enum
     assert [d.size for d in images.tensor_shape.dim] == [-1]

@@ -239,7 +239,15 @@ def test_every_pipeline_export_is_served(pipeline, served, tiny_exports):
                                                        for k, v in example.items()}})
     assert status == 200, reply
     got = reply["outputs"]
-    assert (set(got) if len(outputs) > 1 else set(outputs)) == outputs
+    if len(outputs) > 1:  # a dict by output name
+        assert set(got) == outputs
+        shapes = {name: np.shape(value) for name, value in got.items()}
+    else:  # TF Serving sends a lone output as the value itself, without its name
+        assert not (isinstance(got, dict) and set(got) - outputs), got
+        shapes = {name: np.shape(got) for name in outputs}
+    for name, shape in shapes.items():  # one example in; each output's rank as declared
+        declared = manifest["outputs"][name]["shape"]
+        assert shape[0] == 1 and len(shape) == len(declared), (name, shape, declared)
 
     prediction, _ = served.stubs()
     request = predict_pb2.PredictRequest()
