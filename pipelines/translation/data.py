@@ -3,7 +3,6 @@ by unique source sentence."""
 
 from __future__ import annotations
 
-import gettext
 import hashlib
 import re
 import struct
@@ -24,10 +23,10 @@ def normalize(text: str) -> str:
 def read_catalogs(locale_dir: str | Path, lang: str, skipped: Skipped) -> list[tuple[str, str]]:
     """English -> `lang` pairs from every `<locale_dir>/<lang>/LC_MESSAGES/*.mo` catalog.
 
-    The English `msgid` is the source and the translator's `msgstr` the target. The
-    catalog header, plural and context (`msgctxt`) entries are left out (untranslated
-    ones come back with an empty target, which `clean` drops); printf placeholders
-    (`%s`, `%(name)s`) stay in the text. A catalog Python's `gettext` cannot read
+    The English `msgid` is the source and the translator's `msgstr` the target, read with
+    polib. The catalog header, plural and context (`msgctxt`) entries are left out
+    (untranslated ones come back with an empty target, which `clean` drops); printf
+    placeholders (`%s`, `%(name)s`) stay in the text. A catalog polib cannot read
     (corrupt, truncated, an unknown charset) is reported to `skipped`.
 
     Args:
@@ -35,6 +34,8 @@ def read_catalogs(locale_dir: str | Path, lang: str, skipped: Skipped) -> list[t
         lang: the target language's directory name, e.g. `es` or `pt_BR`.
         skipped: collects unreadable catalogs (or stops, per its policy).
     """
+    import polib
+
     folder = Path(locale_dir) / lang / "LC_MESSAGES"
     files = sorted(folder.glob("*.mo"))
     if not files:
@@ -43,15 +44,12 @@ def read_catalogs(locale_dir: str | Path, lang: str, skipped: Skipped) -> list[t
     pairs = []
     for path in files:
         try:
-            with path.open("rb") as f:
-                catalog = gettext.GNUTranslations(f)._catalog  # the parsed msgid -> msgstr
+            catalog = polib.mofile(str(path))
         except (OSError, UnicodeError, LookupError, ValueError, IndexError, struct.error) as e:
             skipped.report(path, f"not a readable gettext catalog ({e})")
             continue
-        for msgid, msgstr in catalog.items():
-            if isinstance(msgid, tuple) or not msgid or "\x04" in msgid:
-                continue  # plural forms, the header, msgctxt entries
-            pairs.append((msgid, msgstr))
+        pairs += [(e.msgid, e.msgstr) for e in catalog
+                  if e.msgid and not e.msgid_plural and not e.msgctxt]
     return pairs
 
 

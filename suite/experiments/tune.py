@@ -279,30 +279,21 @@ def summary(result: TuneResult) -> str:
 
 def write_toml(config: Config, path: str | Path) -> None:
     """Writes the keys of `config` that differ from its class's defaults as TOML sections
-    (`suite run --config` reads them back to the same config). Written whole or not at
-    all."""
+    (`suite run --config` reads them back to the same config), with tomli-w. Written whole
+    or not at all."""
+    import tomli_w
+
     defaults = flatten(type(config)())
-    sections: dict[str, list[str]] = {}
+    sections: dict[str, dict] = {}
     for key, value in flatten(config).items():
         if value == defaults.get(key) or value is None:
             continue
         head, _, tail = key.partition(".")
-        sections.setdefault(head, []).append(f"{tail} = {_toml_value(value)}")
-    text = "\n\n".join(f"[{head}]\n" + "\n".join(lines) for head, lines in sections.items())
+        sections.setdefault(head, {})[tail] = list(value) if isinstance(value, tuple) else value
     path = Path(path)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text + "\n")
+    partial.write_text(tomli_w.dumps(sections))
     partial.replace(path)
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(str(value))  # a TOML basic string is a JSON string
 
 
 def _describe(d: Dimension) -> str:

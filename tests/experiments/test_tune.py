@@ -131,3 +131,18 @@ def test_retrieval_tunes_on_a_folder_without_labels_on_its_validation_loss(workd
     experiment = client.get_experiment_by_name("document-retrieval")
     (trial,) = client.search_runs([experiment.experiment_id], "tags.run_kind = 'trial'")
     assert trial.data.metrics["best_val_loss"] > 0
+
+
+def test_the_best_config_file_reads_back_to_the_same_config(tmp_path):
+    from suite import registry
+    from suite.config import flatten, load_config
+    from suite.experiments.tune import write_toml
+
+    cls = registry.get("speech-to-text")  # tuples, booleans, floats and strings
+    config = load_config(cls.config_cls, overrides=[
+        "model.conv_filters=16,8", "model.bidirectional=false", "trainer.learning_rate=3e-4",
+        "data.test_accent=en-us", "data.speed=120,180"])
+    path = tmp_path / "best.toml"
+    write_toml(config, path)
+    assert flatten(load_config(cls.config_cls, path)) == flatten(config)
+    assert not list(tmp_path.glob(".*.partial"))

@@ -19,13 +19,13 @@ from suite.data import DataError, Skipped
 from tests.harness import assert_manifest_matches_model, predict_without_training_code
 
 
-def write_mo(path, entries: dict[str, str]):
+def write_mo(path, entries: dict[str, str], encoding: str = "utf-8"):
     """A GNU .mo catalog of `msgid -> msgstr` (plural and context keys as gettext stores
-    them: `singular\\0plural` and `context\\x04msgid`)."""
+    them: `singular\\0plural` and `context\\x04msgid`), the translations in `encoding`."""
     entries = {"": "Content-Type: text/plain; charset=UTF-8\n", **entries}
     keys = sorted(entries)
     ids = [k.encode() for k in keys]
-    strs = [entries[k].encode() for k in keys]
+    strs = [entries[k].encode(encoding) for k in keys]
     n = len(keys)
     start = 7 * 4 + 16 * n
     offsets, blob = [], b""
@@ -51,17 +51,18 @@ def test_catalog_pairs_leave_out_header_plural_context_and_untranslated(tmp_path
     (folder / "broken.mo").write_bytes(b"not a catalog at all")
     (folder / "short.mo").write_bytes(b"\xde\x12")
     write_mo(folder / "charset.mo", {"": "Content-Type: text/plain; charset=NO-SUCH\n",
-                                     "Yes": "Si"})
+                                     "Yes": "Si"})  # an unknown charset name, UTF-8 text
+    write_mo(folder / "latin1.mo", {"Yes": "Sí"}, encoding="latin-1")  # says UTF-8, is not
     skipped = Skipped("skip")
     pairs = data.read_catalogs(tmp_path / "locale", "xx", skipped)
     assert sorted(pairs) == [("Cannot open file %s", "No se pudo abrir el fichero %s"),
                              ("Cannot open file %s", "No se puede abrir el archivo %s"),
                              ("Hello, %(name)s!\n", "¡Hola, %(name)s!\n"),
-                             ("Untranslated", "")]
+                             ("Untranslated", ""), ("Yes", "Si")]
     assert [item.split(": ")[0].rsplit("/", 1)[1] for item in skipped.items] == [
-        "broken.mo", "charset.mo", "short.mo"]
+        "broken.mo", "latin1.mo", "short.mo"]
     cleaned = data.clean(pairs, 1, 30)
-    assert ("Hello, %(name)s!", "¡Hola, %(name)s!") in cleaned and len(cleaned) == 3
+    assert ("Hello, %(name)s!", "¡Hola, %(name)s!") in cleaned and len(cleaned) == 4
     with pytest.raises(DataError, match="broken.mo: not a readable gettext catalog"):
         data.read_catalogs(tmp_path / "locale", "xx", Skipped("stop"))
     with pytest.raises(DataError, match="no gettext catalogs"):
