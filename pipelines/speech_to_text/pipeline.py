@@ -198,10 +198,11 @@ class SpeechToTextPipeline(Pipeline):
         pick = int(np.argsort([len(t) for t in part.texts])[len(part) // 2])
         wave = part.waves[pick].astype(np.float32)[None] / 32768.0
         length = np.array([wave.shape[1]], np.int32)
-        features = net.frontend(wave, length).numpy()[0]
+        # float32 for matplotlib: under mixed precision the model computes in 16 bits
+        features = np.asarray(net.frontend(wave, length), np.float32)[0]
         out = net({"waveform": wave, "length": length}, training=False)
         return {"spectrogram_ctc": plots.spectrogram_with_ctc(
-            features, out["log_probs"].numpy()[0], self.splits.info.state,
+            features, np.asarray(out["log_probs"], np.float32)[0], self.splits.info.state,
             part.texts[pick], str(predictions["test"]["transcript"][pick]))}
 
     def artifacts(self, net: keras.Model, splits: Splits, predictions) -> dict[str, str]:

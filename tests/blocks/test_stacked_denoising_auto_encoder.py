@@ -40,6 +40,7 @@ def test_corruption_and_code_noise_act_in_training_only():
 
 
 def test_stage_models_share_the_blocks_weights_and_pretrain_them():
+    keras.utils.set_random_seed(0)  # the fit's updates must not hang on an earlier test's
     sdae = StackedDenoisingAutoEncoder(hidden=(6, 4), code_dim=2, corruption_rate=0.2, seed=0)
     x = np.random.default_rng(1).uniform(size=(32, 10)).astype("float32")
     sdae(x)
