@@ -19,6 +19,7 @@ from suite.pipeline import Pipeline
 from suite.training import Trainer
 
 from pipelines.image_segmentation import data, model
+from pipelines.image_segmentation import plots as seg_plots
 from pipelines.image_segmentation.config import ImageSegmentationConfig
 
 OUTSIDE = 255  # the class-map value of padding beyond an image in a batch of several sizes
@@ -122,14 +123,14 @@ class ImageSegmentationPipeline(Pipeline):
     def figures(self, net, splits: Splits, predictions) -> dict:
         images, masks = splits.arrays("test")
         classes = splits.info.classes
-        palette = plots.class_palette(len(classes))
+        palette = seg_plots.class_palette(len(classes))
         shown = np.linspace(0, len(images) - 1, min(GRID_EXAMPLES, len(images))).astype(int)
         columns = {"U-Net": predictions["test"]["class_map"][shown]}
         if "baseline_no_skip" in predictions:
             columns["no skips"] = predictions["baseline_no_skip"]["class_map"][shown]
         test = segmentation_scores.scores(segmentation_scores.confusion_matrix(
             masks, predictions["test"]["class_map"], len(classes)))
-        figures = {"test_examples": plots.segmentation_grid(
+        figures = {"test_examples": seg_plots.segmentation_grid(
             images[shown], masks[shown], columns, classes, palette,
             title=f"test split: U-Net mean IoU {test['mean_iou']:.3f}")}
         matrices = {label: segmentation_scores.confusion_matrix(
@@ -147,7 +148,7 @@ class ImageSegmentationPipeline(Pipeline):
     # --- export -------------------------------------------------------------------------
 
     def manifest_extra(self, info: DataInfo) -> dict:
-        return {"palette": plots.class_palette(info.state.num_classes),
+        return {"palette": seg_plots.class_palette(info.state.num_classes),
                 "outside_value": OUTSIDE}
 
     def serving_example(self, splits: Splits) -> dict[str, np.ndarray]:
@@ -155,7 +156,7 @@ class ImageSegmentationPipeline(Pipeline):
 
     def describe(self, info: DataInfo) -> dict:
         h, w, _ = info.state.shape
-        palette = plots.class_palette(info.state.num_classes)
+        palette = seg_plots.class_palette(info.state.num_classes)
         outputs = {
             "class_map": {"kind": "class_map", "labels": list(info.classes),
                           "palette": palette, "outside_value": OUTSIDE,
