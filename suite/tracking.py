@@ -205,7 +205,9 @@ class Tracker:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        self.end("FINISHED" if exc_type is None else "FAILED")
+        """Ends the run FINISHED, FAILED on an error, or KILLED on Ctrl-C."""
+        self.end("FINISHED" if exc_type is None else
+                 "KILLED" if issubclass(exc_type, KeyboardInterrupt) else "FAILED")
         return False
 
     def _call(self, what: str, fn):

@@ -1,4 +1,7 @@
+import contextlib
+
 import mlflow
+import pytest
 from matplotlib.figure import Figure
 
 from suite.tracking import Tracker
@@ -66,3 +69,16 @@ def test_a_failure_mid_run_still_closes_the_run(monkeypatch):
     assert mlflow.active_run() is None
     assert mlflow.get_run(run_id).info.status == "FAILED"
     assert Tracker("toy").start() is not None  # the next run in this process can start
+
+
+@pytest.mark.parametrize("raised, status", [(None, "FINISHED"), (ValueError, "FAILED"),
+                                            (KeyboardInterrupt, "KILLED")])
+def test_a_run_used_as_a_context_ends_by_how_its_block_ended(raised, status):
+    tracker = Tracker("toy")
+    run_id = tracker.start()
+    with pytest.raises(raised) if raised else contextlib.nullcontext():
+        with tracker:
+            if raised:
+                raise raised()
+    assert mlflow.get_run(run_id).info.status == status
+    assert mlflow.active_run() is None

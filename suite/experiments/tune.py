@@ -215,7 +215,7 @@ def tune(cls: type[Pipeline], space: str | Path, *, trials: int = 10,
     parent.start(run_name=f"tune-{cls.name}-{algorithm}", run_id=earlier, kind="tuning")
     if parent.run_id:
         id_file.write_text(parent.run_id)
-    try:
+    with parent:  # ends FINISHED, FAILED, or KILLED on Ctrl-C
         if earlier is None or parent.run_id != earlier:
             parent.log_params({"tune.algorithm": algorithm, "tune.trials": trials,
                                "tune.objective": objective, "tune.direction": direction,
@@ -249,10 +249,6 @@ def tune(cls: type[Pipeline], space: str | Path, *, trials: int = 10,
             parent.set_tags({"best_run_id": final.run_id, "best_config": str(out)})
             done.write_text(json.dumps({"values": values, **dataclasses.asdict(final)},
                                        default=str))
-    except BaseException as e:
-        parent.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
-        raise
-    parent.end("FINISHED")
     return TuneResult(pipeline=cls.name, objective=objective, direction=direction,
                       best_value=best[0].score, best_values=values, best_config=out,
                       trials=len(tuner.oracle.trials), parent_run_id=parent.run_id,
@@ -349,7 +345,7 @@ class _SuiteTuner(kt.Tuner):
         tracker = Tracker(self.cls.name)
         tracker.start(run_name=f"trial-{trial_id}", run_id=earlier,
                       parent_run_id=self.parent.run_id, kind="trial")
-        try:
+        with tracker:
             if tracker.run_id:
                 checkpoint.note_run_id(tracker.run_id)
             if earlier is None or tracker.run_id != earlier:
@@ -360,10 +356,6 @@ class _SuiteTuner(kt.Tuner):
             value = _best(pipeline.history.get(self.objective, []),
                           self.oracle.objective.direction)
             tracker.log_metrics({f"best_{self.objective}": value})
-        except BaseException as e:
-            tracker.end("KILLED" if isinstance(e, KeyboardInterrupt) else "FAILED")
-            raise
-        tracker.end("FINISHED")
         checkpoint.clear()  # the trial is recorded; the best config is retrained in full
         return value
 
