@@ -11,8 +11,8 @@ The search space is a TOML file of config sections whose keys hold a range or ch
 Every key and value is checked against the pipeline's config before any training, as
 `--set` is. Each trial trains the base config (`--config`, `--set`) with the trial's values
 and scores the pipeline's validation metric (`Pipeline.monitor_for` the data, best epoch):
-trials never see the test split. Trials are nested MLflow runs (`run_kind` = `trial`) under one parent
-run (`tuning`); the best trial's config is written as TOML that `suite run --config`
+trials never see the test split. Trials are nested MLflow runs (`run_kind` = `trial`)
+under one parent run (`tuning`); the best trial's config is written as TOML that `suite run --config`
 accepts, then run once in full (a normal nested run: baselines, test metrics, export), and
 its test metric is reported on the parent.
 
