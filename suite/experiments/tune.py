@@ -12,9 +12,9 @@ Every key and value is checked against the pipeline's config before any training
 `--set` is. Each trial trains the base config (`--config`, `--set`) with the trial's values
 and scores the pipeline's validation metric (`Pipeline.monitor_for` the data, best epoch):
 trials never see the test split. Trials are nested MLflow runs (`run_kind` = `trial`)
-under one parent run (`tuning`); the best trial's config is written as TOML that `suite run --config`
-accepts, then run once in full (a normal nested run: baselines, test metrics, export), and
-its test metric is reported on the parent.
+under one parent run (`tuning`); the best trial's config is written as TOML that `suite run
+--config` accepts, then run once in full (a normal nested run: baselines, test metrics,
+export), and its test metric is reported on the parent.
 
 Interrupted, the same command resumes: KerasTuner's state (finished trials, the trial in
 flight) lives in `.suite/tune/<pipeline>-<key>/` with the parent run's id, and a trial's
