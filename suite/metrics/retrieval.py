@@ -22,28 +22,28 @@ def unit_rows(vectors) -> np.ndarray:
 
 
 def cosine_top_k(queries, index, k: int, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """The `k` most cosine-similar indexed rows of each query, best first (scikit-learn's
-    brute-force `NearestNeighbors`; a zero row is similar to nothing).
+    """The `k` most cosine-similar indexed rows of each query, best first.
 
     Args:
         queries: `[queries, dim]` vectors.
         index: `[documents, dim]` vectors.
         k: how many neighbours (at most the index size).
-        batch: queries compared at once (bounds the memory of one distance block).
+        batch: queries compared at once.
 
     Returns:
         `(ids, scores)`, each `[queries, k]`.
     """
-    from sklearn.neighbors import NearestNeighbors
-
-    index, queries = unit_rows(index), unit_rows(queries)
+    index = unit_rows(index)
+    queries = unit_rows(queries)
     k = min(int(k), len(index))
-    search = NearestNeighbors(n_neighbors=k, algorithm="brute", metric="cosine").fit(index)
     ids, scores = [], []
     for start in range(0, len(queries), batch):
-        distances, top = search.kneighbors(queries[start:start + batch])
+        sims = queries[start:start + batch] @ index.T
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
+        top = np.take_along_axis(part, order, axis=1)
         ids.append(top)
-        scores.append((1.0 - distances).astype(np.float32))  # cosine distance = 1 - cos
+        scores.append(np.take_along_axis(sims, top, axis=1))
     return np.concatenate(ids), np.concatenate(scores)
 
 
