@@ -357,7 +357,8 @@ def write_results(path: Path, pipeline: str, block: str) -> None:
     history = re.search(re.escape(hbegin) + r"\n(.*?)" + re.escape(hend), text, re.S)
     old = found.group(1).strip() if found else ""
     kept = history.group(1).strip() if history else ""
-    past = "\n\n".join(p for p in (_as_history(old), kept) if p)
+    measured = old if old.startswith("Measured ") else ""  # not a placeholder
+    past = "\n\n".join(p for p in (_as_history(measured), kept) if p)
     section = (f"{begin}\n{block}\n{end}\n\n<details><summary>Earlier measurements"
                f"</summary>\n\n{hbegin}\n{past}\n{hend}\n\n</details>")
     if found:

@@ -57,17 +57,18 @@ def test_results_keep_each_pipelines_newest_block_and_move_the_old_one_to_its_hi
         tmp_path):
     path = tmp_path / "results.md"
     path.write_text("# Results\n\nHand-written notes stay.\n")
-    datasets.write_results(path, "forecasting", "first table")
+    datasets.write_results(path, "forecasting", "Not measured yet.")  # a placeholder
+    datasets.write_results(path, "forecasting", "Measured first table")
     datasets.write_results(path, "translation", "other pipeline")
-    datasets.write_results(path, "forecasting", "second table")
-    datasets.write_results(path, "forecasting", "third table")
+    datasets.write_results(path, "forecasting", "Measured second table")
+    datasets.write_results(path, "forecasting", "Measured third table")
     text = path.read_text()
     assert text.startswith("# Results\n\nHand-written notes stay.\n")
     assert text.count("## forecasting") == 1 and text.count("<details>") == 2
     newest = text.split("<!-- datasets:forecasting -->\n")[1].split("<!-- /datasets")[0]
-    assert newest == "third table\n"
+    assert newest == "Measured third table\n"
     history = text.split("<!-- history:forecasting -->\n")[1].split("<!-- /history")[0]
-    assert history == "> second table\n\n> first table\n"
+    assert history == "> Measured second table\n\n> Measured first table\n"
     assert "other pipeline" in text.split("## translation")[1]
     assert not list(tmp_path.glob("*.tmp"))
 
