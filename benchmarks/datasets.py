@@ -336,15 +336,14 @@ def header_line(pipeline: str, extra: list[str], only=()) -> str:
 
 
 def cpu_model() -> str:
+    """The CPU's model name, and whether it has AVX-512 (it changes the timings)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                flags = Path("/proc/cpuinfo").read_text()
-                return model + (" with AVX-512" if " avx512f" in flags else "")
+        info = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return platform.processor() or platform.machine()
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                  if line.startswith("model name")), platform.machine())
+    return model + (" with AVX-512" if " avx512f" in info else "")
 
 
 def write_results(path: Path, pipeline: str, block: str) -> None:
